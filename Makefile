@@ -1,0 +1,64 @@
+# trtforge: every target that needs the environment depends on it, so each works on a fresh clone.
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.trtforge-installed
+# torch/torchvision versions known to install here; on a Jetson use NVIDIA's JetPack wheels and TORCH_SPEC=
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# rtx: TensorRT-RTX (the NVIDIA ONNX parser and builder on machines without TensorRT). Drop it on a Jetson.
+EXTRAS   ?= torch,rtx,dev
+STUBS    ?= tensorrt-stubs==10.13.0.35.1
+
+CONFIG   ?= resnet18_fp16_gpu_dla12
+SCENARIO ?= int8_2gpu
+DLA_CORE ?=
+ARGS     ?=
+RUN      := $(BIN)/trtforge
+CFG      := --config $(CONFIG) $(if $(DLA_CORE),--dla-core $(DLA_CORE)) $(ARGS)
+
+.PHONY: setup doctor export tag plan calib engine compare bench bench-concurrent report test test-fast lint clean help
+
+help:
+	@echo "make setup                              virtual environment with everything (torch, TensorRT-RTX, dev tools)"
+	@echo "make engine CONFIG=<name> [DLA_CORE=n]  export -> tag -> plan -> calibrate -> build into artifacts/<name>/"
+	@echo "make test | make lint                   the test suite | ruff + mypy"
+	@echo "make doctor                             what this machine can build and run"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH_SPEC),$(BIN)/python -m pip install --quiet $(TORCH_SPEC))
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@# tensorrt-stubs depends on tensorrt (not installable here): keep it out of the runtime environment,
+	@# where it would make `import tensorrt` an empty namespace package; mypy reads it from .stubs.
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target .stubs $(STUBS)
+	touch $@
+
+doctor: $(STAMP)
+	$(RUN) doctor
+
+STAGES := export tag plan calib engine compare bench
+$(STAGES): $(STAMP)
+	$(RUN) $@ $(CFG)
+
+bench-concurrent: $(STAMP)
+	$(RUN) bench-concurrent --scenario $(SCENARIO) $(ARGS)
+
+report: $(STAMP)
+	$(RUN) report $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	@# mypy sees the installed layout (trtforge.export is export/, ...) through a tree of symbolic links
+	rm -rf .typecheck && mkdir -p .typecheck/trtforge
+	for f in trtforge/*.py; do ln -s ../../$$f .typecheck/trtforge/; done
+	for d in export placement calib build bench; do ln -s ../../$$d .typecheck/trtforge/$$d; done
+	$(BIN)/mypy
+
+clean:
+	rm -rf artifacts .setuptools-build .typecheck .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Stage 5: accuracy comparison, throughput and concurrent benchmarks, reports."""

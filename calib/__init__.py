@@ -1,0 +1,1 @@
+"""Stage 3: INT8 calibration on the CPU (ranges, TensorRT calibration caches, Q/DQ ONNX)."""

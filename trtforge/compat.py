@@ -1,0 +1,183 @@
+"""The one module that knows TensorRT flavours and versions. Nothing else probes them.
+
+Flavours:
+- ``tensorrt``     TensorRT 8.6 / 10.x (weakly typed: FP16/INT8 builder flags, calibrators; DLA on Jetson)
+                   and TensorRT >= 11 (strongly typed; DLA on AGX Orin from 11.4.1, none in 11.0-11.3).
+- ``tensorrt-rtx`` TensorRT-RTX (strongly typed, no DLA). Installs from PyPI and builds on CPU-only machines.
+
+``import tensorrt`` succeeds as an empty namespace package when only ``tensorrt-stubs`` is installed, so real
+TensorRT is recognised by what the module has (``__version__`` and ``Builder``), not by the import.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Literal
+
+from trtforge.errors import TrtforgeError
+
+Flavour = Literal["tensorrt", "tensorrt-rtx"]
+FLAVOUR_ENV = "TRTFORGE_TRT_FLAVOUR"  # force one flavour when both are installed
+
+
+@dataclass(frozen=True)
+class TrtInfo:
+    """What TensorRT this process can use."""
+
+    flavour: Flavour
+    version: str
+    module: ModuleType = field(repr=False, compare=False)
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return version_tuple(self.version)
+
+    @property
+    def strongly_typed(self) -> bool:
+        """Precision comes from the ONNX types (TensorRT >= 11 and TensorRT-RTX), not from builder flags."""
+        return self.flavour == "tensorrt-rtx" or self.version_tuple >= (11,)
+
+    @property
+    def supports_dla_api(self) -> bool:
+        """DLA exists in this TensorRT line (the hardware may still be absent: see ``dla_cores``)."""
+        if self.flavour == "tensorrt-rtx":
+            return False
+        return not ((11, 0) <= self.version_tuple[:2] < (11, 4)) and not (
+            self.version_tuple[:2] == (11, 4) and self.version_tuple < (11, 4, 1))
+
+    @property
+    def label(self) -> str:
+        return f"{'TensorRT-RTX' if self.flavour == 'tensorrt-rtx' else 'TensorRT'} {self.version}"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _is_real_trt(module: ModuleType) -> bool:
+    return hasattr(module, "__version__") and hasattr(module, "Builder")
+
+
+def _try_import(name: str) -> ModuleType | None:
+    try:
+        module = importlib.import_module(name)
+    except Exception:  # ImportError, or a broken native library (OSError/RuntimeError)
+        return None
+    return module if _is_real_trt(module) else None
+
+
+@functools.cache
+def detect(prefer: Flavour | None = None) -> TrtInfo | None:
+    """The TensorRT this process uses: real TensorRT first, else TensorRT-RTX, else ``None``."""
+    wanted = prefer or os.environ.get(FLAVOUR_ENV) or None
+    order: list[tuple[Flavour, str]] = [("tensorrt", "tensorrt"), ("tensorrt-rtx", "tensorrt_rtx")]
+    if wanted == "tensorrt-rtx":
+        order.reverse()
+    for flavour, module_name in order:
+        module = _try_import(module_name)
+        if module is not None:
+            return TrtInfo(flavour=flavour, version=str(module.__version__), module=module)
+    return None
+
+
+def require() -> TrtInfo:
+    """The TensorRT to build with, or a clear error saying how to get one."""
+    info = detect()
+    if info is None:
+        raise TrtforgeError.of(
+            "TensorRT (8.6, 10.x or >= 11.4.1) or TensorRT-RTX to parse and build engines",
+            found="neither `import tensorrt` nor `import tensorrt_rtx` gives a usable module",
+            fix="on a Jetson use JetPack's python3-libnvinfer; elsewhere `pip install tensorrt-rtx-cu13`",
+        )
+    return info
+
+
+# ---------------------------------------------------------------------------------------------- hardware
+
+
+def jetson_release() -> str | None:
+    """The L4T release on a Jetson (``/etc/nv_tegra_release``), else ``None``."""
+    path = Path("/etc/nv_tegra_release")
+    if not path.is_file():
+        return None
+    first = path.read_text(errors="replace").splitlines()[:1]
+    return first[0].strip("# ").strip() if first else None
+
+
+def cuda_gpus() -> list[str]:
+    """GPU names from ``nvidia-smi`` (no CUDA library needed); empty when there is none."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def machine_summary() -> dict[str, object]:
+    """Recorded beside every measurement: where it was made."""
+    info = detect()
+    return {
+        "host": platform.node(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "gpus": cuda_gpus(),
+        "jetson": jetson_release(),
+        "tensorrt": info.label if info else None,
+    }
+
+
+@functools.cache
+def dla_cores(info: TrtInfo | None = None) -> int:
+    """DLA cores TensorRT sees on this machine (0 without DLA hardware or without a DLA-capable TensorRT)."""
+    info = info or detect()
+    if info is None or not info.supports_dla_api:
+        return 0
+    trt = info.module
+    try:
+        builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    except Exception:  # no CUDA driver: TensorRT cannot create a builder here
+        return 0
+    return int(getattr(builder, "num_DLA_cores", 0))
+
+
+def build_support(uses_dla: bool, precision: str, dla_core: int, info: TrtInfo | None, cores: int,
+                  *, require_dla: bool = False) -> tuple[str, str]:
+    """Whether a config can be built here: ``("yes" | "gpu-only" | "no", reason)``.
+
+    ``gpu-only`` means the DLA placement is planned and reported but the engine runs everything on the GPU,
+    because this machine has no DLA cores (x86, TensorRT-RTX)."""
+    if info is None:
+        return "no", "no TensorRT or TensorRT-RTX installed"
+    if uses_dla and precision == "fp32":
+        return "no", "DLA runs FP16 or INT8 only"
+    if uses_dla and info.flavour == "tensorrt" and not info.supports_dla_api:
+        return "no", f"{info.label} has no DLA support (DLA is absent in TensorRT 11.0-11.3; use >= 11.4.1)"
+    if uses_dla and cores > 0 and dla_core >= cores:
+        return "no", f"dla_core {dla_core} is out of range: this device has {cores} DLA cores (0..{cores - 1})"
+    if uses_dla and cores == 0:
+        where = "TensorRT-RTX has no DLA" if info.flavour == "tensorrt-rtx" else "this machine has no DLA cores"
+        if require_dla:
+            return "no", f"{where} and the config requires DLA"
+        return "gpu-only", f"{where}: builds a GPU-only engine (DLA placement planned, not applied)"
+    if uses_dla:
+        return "yes", f"{info.label}, DLA core {dla_core} of {cores}"
+    return "yes", f"{info.label} on GPU"

@@ -1,0 +1,45 @@
+"""Stage logging: one start line with the resolved inputs, one finish line with duration and artifact."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+
+logger = logging.getLogger("trtforge")
+
+
+def configure(verbosity: int = 0) -> None:
+    level = logging.DEBUG if verbosity > 0 else logging.INFO
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[trtforge] %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+@contextmanager
+def stage(name: str, **inputs: object) -> Iterator[dict[str, object]]:
+    """Log ``name`` starting with its inputs; the caller puts ``artifact`` (and more) into the yielded dict."""
+    described = ", ".join(f"{k}={v}" for k, v in inputs.items())
+    logger.info("%s: start (%s)", name, described)
+    result: dict[str, object] = {}
+    start = time.perf_counter()
+    yield result
+    took = time.perf_counter() - start
+    extra = ", ".join(f"{k}={v}" for k, v in result.items())
+    logger.info("%s: done in %.1f s%s", name, took, f" ({extra})" if extra else "")
+
+
+def progress(items: Iterable[T], *, desc: str, total: int | None = None) -> Iterable[T]:
+    """A progress bar on stderr for long loops (calibration, benchmarks, builds)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=f"[trtforge] {desc}", total=total, file=sys.stderr, leave=False,
+                disable=None, dynamic_ncols=True)
