@@ -68,7 +68,8 @@ BAD = {
     "fp32 on dla": ("precision = 'fp32'\ndefault_device = 'DLA'\n", "FP16 or INT8 when anything is placed on DLA"),
     "fp32 on a dla submodule": ("precision = 'fp32'\n[device_types]\nlayer1 = 'DLA'\n",
                                 "found precision = 'fp32' with device_types['layer1'] on DLA"),
-    "dynamic on dla": ("dynamic_batch = true\ndefault_device = 'DLA'\n", "static shapes when anything is placed on DLA"),
+    "dynamic on dla": ("dynamic_batch = true\ndefault_device = 'DLA'\n",
+                       "static shapes when anything is placed on DLA"),
     "negative core": ("dla_core = -1\n", "dla_core to be a non-negative integer; found -1"),
     "non-integer core": ("dla_core = 0.5\n", "dla_core to be int; found 0.5 (float)"),
 }
