@@ -52,6 +52,14 @@ class CalibrationConfig:
 
 
 @dataclass(frozen=True)
+class TargetConfig:
+    """The device the plan predicts for: DLA rules differ by platform and TensorRT line."""
+
+    platform: Literal["orin", "xavier"] = "orin"
+    tensorrt: Literal["8.6", "10.x", "11.4+"] = "10.x"
+
+
+@dataclass(frozen=True)
 class GatesConfig:
     """Placement drift that fails the run. ``None`` switches a gate off."""
 
@@ -99,6 +107,7 @@ class Config:
     seed: int = 0
     description: str = ""
     output_dir: str = ""
+    target: TargetConfig = field(default_factory=TargetConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     gates: GatesConfig = field(default_factory=GatesConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
