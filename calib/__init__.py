@@ -1,1 +1,37 @@
-"""Stage 3: INT8 calibration on the CPU (ranges, TensorRT calibration caches, Q/DQ ONNX)."""
+"""Stage 3: INT8 calibration on the CPU (ranges, TensorRT calibration caches, Q/DQ ONNX, accuracy preview)."""
+
+from trtforge.calib.cache import (
+    CacheKey,
+    CacheText,
+    cache_file_name,
+    cache_from_ranges,
+    cache_header,
+    check_cache,
+    dynamic_ranges_from_ranges,
+    ranges_from_cache,
+    version_number,
+)
+from trtforge.calib.calibrator import calibrator_from_cache
+from trtforge.calib.qdq import qdq_from_ranges
+from trtforge.calib.ranges import Ranges, ranges_from_data, read_ranges
+from trtforge.calib.stage import CalibResult, cache_trt_version, calib_for_config
+
+__all__ = [
+    "CacheKey",
+    "CacheText",
+    "CalibResult",
+    "Ranges",
+    "cache_file_name",
+    "cache_from_ranges",
+    "cache_header",
+    "cache_trt_version",
+    "calib_for_config",
+    "calibrator_from_cache",
+    "check_cache",
+    "dynamic_ranges_from_ranges",
+    "qdq_from_ranges",
+    "ranges_from_cache",
+    "ranges_from_data",
+    "read_ranges",
+    "version_number",
+]

@@ -49,6 +49,7 @@ class CalibrationConfig:
     crop: int = 224
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    trt_version: str = "10.3.0"  # cache header when no real TensorRT is present (10.3.0 = JetPack 6.1/6.2)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class BenchConfig:
     warmup: int = 20
     iterations: int = 200
     duration_s: float = 0.0  # > 0: measure for this long instead of a fixed iteration count
+    window_s: float = 10.0  # concurrent runs: the common wall-clock window every process measures
+    timeout_s: float = 300.0  # concurrent runs: the most each phase (setup + warm-up, the window) may overrun
 
 
 @dataclass(frozen=True)

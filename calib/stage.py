@@ -1,0 +1,141 @@
+"""The calibration stage of one config: ``<artifact_dir>/calib/`` from ``tagged.onnx`` and the config's data.
+
+Artifacts (all written atomically, skipped when ``calib.json`` shows the same inputs and unchanged outputs):
+
+- ``data_manifest.json``   what data was read (content hashes) and how it was cut and preprocessed
+- ``ranges.json``          tensor -> amax for the config's method (version-neutral) with provenance
+- ``calib.trt<N>.<target>.cache`` (+ ``.json`` key sidecar) TensorRT cache for version number N, gpu or dla
+- ``dynamic_ranges.json``  tensor -> [-amax, amax] for ``ITensor.dynamic_range``
+- ``qdq.onnx``             the Q/DQ model (TensorRT >= 11, TensorRT-RTX)
+- ``preview.json``         fake-quantized accuracy against FP32 on held-out batches, per method
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from trtforge.calib.cache import CacheKey, Target, cache_file_name, dynamic_ranges_from_ranges, write_cache
+from trtforge.calib.data import SYNTHETIC_WARNING, manifest_from_source, manifest_hash, source_from_config
+from trtforge.calib.preview import Preview, agreement_from_models
+from trtforge.calib.qdq import qdq_from_ranges
+from trtforge.calib.ranges import METHODS, Ranges, ranges_by_method, read_ranges
+
+from trtforge.artifacts import is_fresh, read_json, sha256_file, sha256_json, write_json
+from trtforge.config import Config
+from trtforge.log import logger, stage
+
+CALIB_DIR = "calib"
+CALIB_FORMAT = 1
+FILES = {"ranges": "ranges.json", "manifest": "data_manifest.json", "dynamic_ranges": "dynamic_ranges.json",
+         "qdq": "qdq.onnx", "preview": "preview.json"}
+RECORD = "calib.json"
+
+
+@dataclass(frozen=True)
+class CalibResult:
+    """Where every calibration artifact of a config is, and the key its cache must match at build time."""
+
+    folder: Path
+    ranges_path: Path
+    manifest_path: Path
+    cache_path: Path
+    dynamic_ranges_path: Path
+    qdq_path: Path
+    preview_path: Path
+    key: CacheKey
+    trt_version: str
+    target: Target
+    synthetic: bool
+    reused: bool
+
+    def ranges(self) -> Ranges:
+        return read_ranges(self.ranges_path)
+
+    def preview(self) -> dict[str, object]:
+        return dict(read_json(self.preview_path, what="accuracy preview"))
+
+
+def cache_trt_version(config: Config, override: str | None = None) -> str:
+    """The TensorRT version the cache header is written for: ``override``, else real TensorRT's own version,
+    else ``[calibration] trt_version`` (TensorRT-RTX has no calibrators, so its version never applies)."""
+    if override:
+        return override
+    from trtforge import compat
+
+    info = compat.detect()
+    if info is not None and info.flavour == "tensorrt":
+        return info.version
+    return config.calibration.trt_version
+
+
+def target_of(config: Config) -> Target:
+    return "dla" if config.uses_dla else "gpu"
+
+
+def calib_for_config(config: Config, *, force: bool = False, trt_version: str | None = None) -> CalibResult:
+    """Calibrate ``config`` (export and tag first if stale); reuse fresh artifacts unless ``force``."""
+    from trtforge.pipeline import tagged_from_config
+
+    tagged = tagged_from_config(config, force=force).tagged_path
+    version, target = cache_trt_version(config, trt_version), target_of(config)
+    folder = config.artifact_dir / CALIB_DIR
+    paths = {key: folder / name for key, name in FILES.items()}
+    paths["cache"] = folder / cache_file_name(version, target)
+    with stage("calib", config=config.name, onnx=tagged, data=config.calibration.data,
+               method=config.calibration.method, trt_version=version, target=target) as done:
+        source = source_from_config(config)
+        manifest = manifest_from_source(source)
+        inputs = {"onnx": sha256_file(tagged), "data": manifest_hash(manifest), "trt_version": version,
+                  "settings": sha256_json([dataclasses.asdict(config.calibration), target, CALIB_FORMAT])}
+        reused = not force and is_fresh(folder / RECORD, inputs, paths)
+        if source.synthetic:
+            logger.warning("calib: %s", SYNTHETIC_WARNING)
+        if reused:
+            logger.info("calib: %s is up to date (input hashes match), skipped", folder)
+        else:
+            _calibrate(config, tagged, source, manifest, paths, version, target)
+            write_json(folder / RECORD, {"inputs": inputs,
+                                         "outputs": {k: sha256_file(p) for k, p in paths.items()}})
+        done["artifact"] = paths["cache"]
+    ranges = read_ranges(paths["ranges"])
+    return CalibResult(folder=folder, ranges_path=paths["ranges"], manifest_path=paths["manifest"],
+                       cache_path=paths["cache"], dynamic_ranges_path=paths["dynamic_ranges"],
+                       qdq_path=paths["qdq"], preview_path=paths["preview"],
+                       key=CacheKey.of(ranges, version, target), trt_version=version, target=target,
+                       synthetic=ranges.synthetic, reused=reused)
+
+
+def _calibrate(config: Config, tagged: Path, source: object, manifest: dict[str, object],
+               paths: dict[str, Path], version: str, target: Target) -> None:
+    cal = config.calibration
+    write_json(paths["manifest"], manifest)
+    by_method = ranges_by_method(tagged, source, manifest_hash(manifest), percentile=cal.percentile,
+                                 dla_equal=bool(cal.dla_equal_ranges and config.uses_dla))
+    chosen = by_method[cal.method]
+    write_json(paths["ranges"], chosen.to_json())
+    write_cache(chosen, paths["cache"], version, target)
+    write_json(paths["dynamic_ranges"], {"format": 1, "method": chosen.method, "onnx_sha256": chosen.onnx_sha256,
+                                         "data_sha256": chosen.data_sha256, "synthetic_data": chosen.synthetic,
+                                         "ranges": {k: list(v) for k, v in
+                                                    dynamic_ranges_from_ranges(chosen).items()}})
+    qdq_from_ranges(tagged, chosen, paths["qdq"])
+    write_json(paths["preview"], preview_from_ranges(tagged, by_method, paths["qdq"], cal.method, source).to_json())
+
+
+def preview_from_ranges(tagged: Path, by_method: dict[str, Ranges], chosen_qdq: Path, chosen: str,
+                        source: object) -> Preview:
+    """Accuracy of every method's Q/DQ model on the held-out batches (the chosen one is ``chosen_qdq``)."""
+    holdout = getattr(source, "holdout", 0)
+    synthetic = bool(getattr(source, "synthetic", False))
+    notes = [f"WARNING: {SYNTHETIC_WARNING}"] if synthetic else []
+    if holdout == 0:
+        notes.append("no held-out batches ([calibration] holdout_batches = 0): preview skipped")
+        return Preview(rows=[], chosen=chosen, synthetic=synthetic, holdout_batches=0, notes=notes)
+    with tempfile.TemporaryDirectory(prefix="trtforge-preview-") as tmp:
+        models = {m: chosen_qdq if m == chosen else qdq_from_ranges(tagged, by_method[m], Path(tmp) / f"{m}.onnx")
+                  for m in METHODS}
+        rows = agreement_from_models(tagged, models, source.batches("holdout"))  # type: ignore[attr-defined]
+    return Preview(rows=rows, chosen=chosen, synthetic=synthetic, holdout_batches=holdout, notes=notes)

@@ -1,0 +1,139 @@
+"""The entropy threshold against an independent, loop-based transcription of TensorRT's published algorithm
+(GTC 2017 S7310, "8-bit Inference with TensorRT", as quoted in the NVIDIA forum thread on KL calibration),
+and what ONNX Runtime's "Entropy" calibrator returns on the same data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from trtforge.calib.histogram import BINS, AbsHistogram, amax_entropy, amax_percentile, entropy_bin
+
+
+def reference_threshold_bin(bins: list[float]) -> int:
+    """GTC 2017 pseudo-code, line by line, with plain Python loops (independent of the vectorised version)::
+
+        for i in range(128, len(bins) + 1):
+            reference_distribution_P = [bins[0], ..., bins[i-1]]
+            outliers_count = sum(bins[i], ..., bins[2047]); P[i-1] += outliers_count; P /= sum(P)
+            candidate_distribution_Q = quantize [bins[0], ..., bins[i-1]] into 128 levels
+            expand Q to i bins (a level's count is spread evenly over its non-empty bins); Q /= sum(Q)
+            divergence[i] = KL_divergence(P, Q)
+        m = argmin(divergence); threshold = (m + 0.5) * bin_width
+    """
+    best_i, best = -1, math.inf
+    for i in range(128, len(bins) + 1):
+        p = list(bins[:i])
+        p[i - 1] += sum(bins[i:])
+        total_p = sum(p)
+        p = [v / total_p for v in p]
+        merged_per_level = i / 128.0
+        q = [0.0] * i
+        for level in range(128):
+            start = math.ceil(level * merged_per_level - 1e-9)
+            stop = math.ceil((level + 1) * merged_per_level - 1e-9)
+            members = range(start, min(stop, i))
+            level_sum = sum(bins[j] for j in members)
+            non_empty = [j for j in members if bins[j] != 0]
+            for j in non_empty:
+                q[j] = level_sum / len(non_empty)
+        total_q = sum(q)
+        q = [v / total_q for v in q] if total_q else q
+        kl = 0.0
+        for pj, qj in zip(p, q, strict=True):
+            if pj == 0:
+                continue
+            if qj == 0:
+                kl = math.inf
+                break
+            kl += pj * math.log(pj / qj)
+        if kl < best:
+            best_i, best = i, kl
+    return best_i
+
+
+def _samples(kind: str, rng: np.random.Generator, n: int = 200_000) -> np.ndarray:
+    if kind == "gaussian":
+        return rng.normal(0.0, 1.0, n)
+    if kind == "laplacian":
+        return rng.laplace(0.0, 1.0, n)
+    if kind == "uniform":
+        return rng.uniform(-2.0, 2.0, n)
+    if kind == "bimodal":
+        return np.concatenate([rng.normal(-3.0, 0.5, n // 2), rng.normal(3.0, 0.5, n // 2)])
+    if kind == "heavy_tailed":
+        return rng.standard_t(2.0, n)
+    raise AssertionError(kind)
+
+
+def _histogram(values: np.ndarray) -> AbsHistogram:
+    hist = AbsHistogram(limit=float(np.abs(values).max()))
+    for chunk in np.array_split(values, 7):  # accumulated batch by batch
+        hist.add(chunk)
+    return hist
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "laplacian", "uniform", "bimodal", "heavy_tailed"])
+def test_entropy_threshold_matches_reference_within_one_bin(kind: str) -> None:
+    hist = _histogram(_samples(kind, np.random.default_rng(7)))
+    reference_bin = reference_threshold_bin([float(c) for c in hist.counts])
+    reference_amax = (reference_bin + 0.5) * hist.bin_width
+    assert abs(amax_entropy(hist) - reference_amax) <= hist.bin_width
+    assert abs(entropy_bin(hist.counts) - reference_bin) <= 1
+
+
+def test_entropy_clips_outliers_but_not_uniform_data() -> None:
+    rng = np.random.default_rng(3)
+    heavy = _histogram(_samples("heavy_tailed", rng))
+    assert amax_entropy(heavy) < 0.5 * heavy.limit  # a long tail is clipped
+    uniform = _histogram(_samples("uniform", rng))
+    assert amax_entropy(uniform) > 0.9 * uniform.limit  # nothing to clip
+
+
+def test_histogram_is_abs_and_fixed_size() -> None:
+    hist = AbsHistogram(limit=4.0)
+    hist.add(np.array([-4.0, -1.0, 1.0, 3.999]))
+    assert hist.counts.shape == (BINS,)
+    assert hist.counts.sum() == 4
+    assert hist.counts[BINS // 4] == 2  # -1 and 1 land in the same |x| bin
+    assert hist.counts[-1] == 2
+
+
+def test_percentile_is_the_cumulative_edge() -> None:
+    hist = AbsHistogram(limit=1.0)
+    hist.add(np.linspace(0.0, 1.0, 10_001))
+    assert amax_percentile(hist, 50.0) == pytest.approx(0.5, abs=2 / BINS)
+    assert amax_percentile(hist, 100.0) == pytest.approx(1.0)
+
+
+def test_onnxruntime_entropy_is_plain_min_max(tmp_path) -> None:
+    """ORT's "Entropy" calibrator with its defaults (128 bins, 128 quantized bins) has one candidate, so it
+    returns the observed min/max: not TensorRT's clipped threshold (documented, not hidden)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, create_calibrator
+
+    graph = helper.make_graph([helper.make_node("Add", ["x", "zero"], ["y"])], "add0",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4096])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4096])],
+                              [helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])])
+    model_path = tmp_path / "add.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model_path))
+    data = _samples("gaussian", np.random.default_rng(11), 8 * 4096).astype(np.float32).reshape(8, 1, 4096)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter([{"x": batch} for batch in data])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    calibrator = create_calibrator(model_path, ["Add"], augmented_model_path=str(tmp_path / "aug.onnx"),
+                                   calibrate_method=CalibrationMethod.Entropy)
+    calibrator.collect_data(Reader())
+    low, high = (float(v) for v in calibrator.compute_data()["y"].range_value)
+    assert low == pytest.approx(float(data.min()), rel=1e-5)
+    assert high == pytest.approx(float(data.max()), rel=1e-5)
+    ours = amax_entropy(_histogram(data.ravel()))
+    assert ours < 0.95 * max(abs(low), abs(high))  # TensorRT's entropy clips; ORT's does not
