@@ -13,6 +13,9 @@ def register(sub: Any) -> None:
     add_config_args(parser)
     parser.add_argument("--show", action="store_true", help="print node -> owner -> requested device")
     parser.set_defaults(handler=_tag)
+    plan = sub.add_parser("plan", help="tag if needed, then predict the DLA/GPU placement: plan.json + report.md")
+    add_config_args(plan)
+    plan.set_defaults(handler=_plan)
 
 
 def _tag(args: argparse.Namespace) -> int:
@@ -28,4 +31,20 @@ def _tag(args: argparse.Namespace) -> int:
             print(f"{node:<40} {owner or '(root)':<24} {devices[node]}")
     on_dla = sum(d == "DLA" for d in devices.values())
     print(f"{result.tagged_path}: {len(devices)} nodes, {on_dla} requested on DLA")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from trtforge.placement.plan import PLAN_FILE, REPORT_FILE, plan_for_config
+    from trtforge.placement.report import submodule_rows, summary_line, table_text
+
+    config = config_from_args(args)
+    plan = plan_for_config(config, force=args.force)
+    print(summary_line(plan))
+    print(table_text(submodule_rows(plan)))
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    if plan.trtexec:
+        print(f"trtexec: {plan.trtexec}")
+    print(f"wrote {config.artifact_dir / PLAN_FILE} and {config.artifact_dir / REPORT_FILE}")
     return 0
