@@ -29,8 +29,21 @@ def tagged_from_config(config: Config, *, force: bool = False) -> TagResult:
 
 def engine_from_config(config: Config, *, force: bool = False) -> dict[str, Any]:
     """Every stage for ``config``; returns the summary that ``trtforge engine`` prints."""
+    from trtforge.placement import plan_for_config
+
     tagged = tagged_from_config(config, force=force)
-    return {"config": config.name, "tagged": str(tagged.tagged_path), "nodes": len(tagged.owners)}
+    summary: dict[str, Any] = {"config": config.name, "tagged": str(tagged.tagged_path), "nodes": len(tagged.owners)}
+    placed = plan_for_config(config, force=force).to_json()["summary"]
+    summary.update(plan=str(config.artifact_dir / "plan.json"), dla_node_share=placed["dla_node_share"],
+                   dla_flops_share=placed["dla_flops_share"], dla_islands=placed["islands"],
+                   predicted_fallbacks=placed["fallbacks"])
+    if config.precision == "int8":
+        from trtforge.calib import calib_for_config
+
+        calibrated = calib_for_config(config, force=force)
+        summary.update(calib_cache=str(calibrated.cache_path), calib_qdq=str(calibrated.qdq_path),
+                       calib_synthetic_data=calibrated.synthetic)
+    return summary
 
 
 def _engine(args: argparse.Namespace) -> int:
