@@ -1,0 +1,55 @@
+"""Measured: calibration memory stays flat while the number of batches grows (streamed histograms).
+
+The peak of Python-visible allocations (numpy arrays included, via tracemalloc) while collecting ranges for N
+and 4N batches must be about the same, although 4N batches push four times as many activations through."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from trtforge.config import config_from_dict
+
+pytestmark = [pytest.mark.slow, pytest.mark.torch]
+
+
+def _peak_bytes(onnx_path: Path, batches: int, out: Path) -> tuple[int, int]:
+    """(peak traced bytes during ranges_from_data, activation bytes streamed through it)."""
+    import onnx
+    from trtforge.calib.data import source_from_config
+    from trtforge.calib.ranges import ranges_from_data, session_with_tensors, tensors_to_calibrate
+
+    config = config_from_dict({"name": "nested_mem", "model": "tiny_models:nested", "inputs": {"x": [3, 64, 64]},
+                               "outputs": ["y"], "max_batch_size": 4, "precision": "int8", "output_dir": str(out),
+                               "calibration": {"batches": batches, "holdout_batches": 0}})
+    model = onnx.load(str(onnx_path))
+    names = tensors_to_calibrate(model)
+    first = next(source_from_config(config).batches())
+    per_batch = sum(a.nbytes for a in session_with_tensors(model, names).run(names, first))
+    tracemalloc.start()
+    try:
+        ranges_from_data(onnx_path, config)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, per_batch * batches
+
+
+def test_peak_memory_is_flat_in_the_number_of_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trtforge.pipeline import tagged_from_config
+
+    config = config_from_dict({"name": "nested_mem", "model": "tiny_models:nested", "inputs": {"x": [3, 64, 64]},
+                               "outputs": ["y"], "max_batch_size": 4, "precision": "int8",
+                               "output_dir": str(tmp_path)})
+    onnx_path = tagged_from_config(config).tagged_path
+    _peak_bytes(onnx_path, 1, tmp_path)  # warm-up: imports and one-time caches are not counted below
+    small, streamed_small = _peak_bytes(onnx_path, 8, tmp_path)
+    large, streamed_large = _peak_bytes(onnx_path, 32, tmp_path)
+    with capsys.disabled():
+        print(f"\ncalibration peak traced memory: 8 batches {small / 2**20:.1f} MiB "
+              f"({streamed_small / 2**20:.1f} MiB of activations streamed), 32 batches {large / 2**20:.1f} MiB "
+              f"({streamed_large / 2**20:.1f} MiB streamed); growth {100 * (large / small - 1):+.1f} %")
+    assert streamed_large >= 4 * streamed_small > 0
+    assert large < 1.10 * small, (small, large)  # storing activations would grow ~4x
