@@ -11,7 +11,7 @@ from trtforge.calib.cache import (
     ranges_from_cache,
     version_number,
 )
-from trtforge.calib.calibrator import calibrator_from_cache
+from trtforge.calib.calibrator import calibrator_from_cache, dynamic_ranges_into_network
 from trtforge.calib.qdq import qdq_from_ranges
 from trtforge.calib.ranges import Ranges, ranges_from_data, read_ranges
 from trtforge.calib.stage import CalibResult, cache_trt_version, calib_for_config
@@ -29,6 +29,7 @@ __all__ = [
     "calibrator_from_cache",
     "check_cache",
     "dynamic_ranges_from_ranges",
+    "dynamic_ranges_into_network",
     "qdq_from_ranges",
     "ranges_from_cache",
     "ranges_from_data",

@@ -8,7 +8,7 @@ the build, so an engine calibrated on nothing is never shipped.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,3 +65,20 @@ def calibrator_from_cache(trt_module: ModuleType, cache_path: Path, expected: Ca
                                            "--trt-version <this device's version> --force")
 
     return ServedCacheCalibrator()
+
+
+def dynamic_ranges_into_network(network: Any, ranges: Mapping[str, tuple[float, float]]) -> list[str]:
+    """Set ``ITensor.dynamic_range`` on the network inputs and layer outputs that have a range (the weakly typed
+    path without a calibrator, TensorRT 8.6 / 10.x); return the float tensors left without one (TensorRT runs
+    their layers in higher precision)."""
+    tensors = [network.get_input(i) for i in range(network.num_inputs)]
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        tensors += [layer.get_output(k) for k in range(layer.num_outputs)]
+    missing = []
+    for tensor in tensors:
+        if tensor.name in ranges:
+            tensor.dynamic_range = tuple(ranges[tensor.name])
+        elif getattr(tensor.dtype, "name", "") in ("FLOAT", "HALF"):
+            missing.append(tensor.name)
+    return missing

@@ -178,3 +178,22 @@ def test_calibrator_overrides_exist_in_the_tensorrt_10_stubs(tmp_path: Path) -> 
 
         ours_params = list(inspect.signature(getattr(type(calibrator), name)).parameters)
         assert [p for p in params if p != "self"] == [p for p in ours_params if p != "self"], name
+
+
+def test_dynamic_ranges_into_network_reports_float_tensors_without_a_range() -> None:
+    from types import SimpleNamespace
+
+    from trtforge.calib import dynamic_ranges_into_network
+
+    def tensor(name: str, dtype: str = "FLOAT") -> SimpleNamespace:
+        return SimpleNamespace(name=name, dtype=SimpleNamespace(name=dtype), dynamic_range=None)
+
+    inputs = [tensor("input")]
+    outputs = [tensor("conv"), tensor("shape", "INT64"), tensor("(Unnamed Layer* 3) [Constant]_output")]
+    layers = [SimpleNamespace(num_outputs=1, get_output=lambda k, t=t: t) for t in outputs]
+    network = SimpleNamespace(num_inputs=1, get_input=lambda i: inputs[i], num_layers=len(layers),
+                              get_layer=lambda i: layers[i])
+    missing = dynamic_ranges_into_network(network, {"input": (-1.0, 1.0), "conv": (-2.0, 2.0)})
+    assert missing == ["(Unnamed Layer* 3) [Constant]_output"]
+    assert inputs[0].dynamic_range == (-1.0, 1.0) and outputs[0].dynamic_range == (-2.0, 2.0)
+    assert outputs[1].dynamic_range is None
