@@ -1,0 +1,272 @@
+"""The placement plan: golden plans for every resnet18 config, islands, transitions, fallbacks and their
+reasons, the fallback-off error, the loadable budget, determinism, gates and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from onnx_builders import chain
+from trtforge.placement import check_gates, load_plan, plan_from_json, plan_from_tagged, write_plan
+from trtforge.placement.plan import devices_from_spec, trtexec_default
+
+from trtforge.artifacts import json_text
+from trtforge.config import Config, available_configs, config_from_dict, load_config
+from trtforge.errors import TrtforgeError
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("TRTFORGE_UPDATE_GOLDEN") == "1"
+RESNET18 = [name for name in available_configs() if name.startswith("resnet18_")]
+LINES = [("orin", "8.6"), ("orin", "10.x"), ("orin", "11.4+"), ("xavier", "8.6"), ("xavier", "10.x")]
+
+
+def pinned(plan: Any) -> dict[str, Any]:
+    """What the golden files pin: everything but the input hashes (they follow torch's exporter)."""
+    record = plan.to_json()
+    record.pop("inputs")
+    record["nodes"] = [f"{n['name']} {n['op']} {n['requested']}->{n['predicted']}"
+                       + "".join(f" | {r}" for r in n["reasons"]) for n in record["nodes"]]
+    return record
+
+
+def check_golden(name: str, record: dict[str, Any]) -> None:
+    path = GOLDEN / f"{name}.json"
+    if UPDATE:
+        path.write_text(json_text(record))
+    assert path.is_file(), f"no golden file {path}: run with TRTFORGE_UPDATE_GOLDEN=1 and review the diff"
+    assert json_text(record) == path.read_text(), f"{name}: plan differs from {path}"
+
+
+def _config(name: str, folder: Path, *overrides: str) -> Config:
+    return load_config(name, [f"output_dir={str(folder)!r}", *overrides])
+
+
+def test_the_golden_set_covers_all_ten_resnet18_configs() -> None:
+    assert len(RESNET18) == 10
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", RESNET18)
+def test_resnet18_plans_match_their_golden_files(name: str, resnet18_tagged) -> None:
+    from trtforge.export.onnx_export import export_inputs
+
+    base, tagged = resnet18_tagged
+    config = _config(name, tagged.tagged_path.parent)
+    assert export_inputs(config) == export_inputs(base)  # one export serves all ten configs
+    check_golden(name, pinned(plan_from_tagged(tagged.tagged_path, config)))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["resnet18_fp16_dla", "resnet18_int8_dla"])
+@pytest.mark.parametrize(("platform", "line"), LINES)
+def test_resnet18_dla_fallbacks_per_version_line(name: str, platform: str, line: str, resnet18_tagged) -> None:
+    _base, tagged = resnet18_tagged
+    config = _config(name, tagged.tagged_path.parent, f"target.platform={platform!r}", f"target.tensorrt={line!r}")
+    plan = plan_from_tagged(tagged.tagged_path, config)
+    check_golden(f"{name}@{platform}-{line}", pinned(plan))
+    fallbacks = {n.name: n.reasons for n in plan.nodes if n.predicted != n.requested}
+    assert fallbacks == {  # the head: global average pool, flatten, and the 2-D fully connected layer
+        "avgpool/ReduceMean": ("op.unsupported: ReduceMean has no DLA implementation",),
+        "/Reshape": ("general.rank: tensor view is 2-D [1, 512], not 4-D",),
+        "fc/Gemm": ("general.rank: tensor view is 2-D [1, 512], not 4-D",
+                    "general.rank: tensor logits is 2-D [1, 1000], not 4-D")}
+    assert [len(i.nodes) for i in plan.islands] == [46]
+    assert plan.loadable_budget == (8 if platform == "xavier" else 16)
+
+
+@pytest.mark.torch
+def test_dla12_is_one_island_over_layer1_and_layer2_with_two_transitions(resnet18_tagged) -> None:
+    config, tagged = resnet18_tagged
+    plan = plan_from_tagged(tagged.tagged_path, config)
+    (island,) = plan.islands
+    assert island.owners == ("layer1", "layer2")
+    assert island.nodes == tuple(n for n, o in tagged.owners.items() if o.split(".")[0] in ("layer1", "layer2"))
+    assert [(t.direction, t.tensor, t.producer, t.consumers, t.bytes) for t in plan.transitions] == [
+        ("GPU->DLA", "max_pool2d", "maxpool/MaxPool", ("layer1.0.bn1/Conv", "layer1.0/Add"), 64 * 56 * 56 * 2),
+        ("DLA->GPU", "relu_8", "layer2.1.relu/Relu.1", ("layer3.0.bn1/Conv", "layer3.0.downsample.1/Conv"),
+         128 * 28 * 28 * 2)]
+    assert plan.layer_device_types == ("/Reshape:GPU,bn1/*:GPU,relu/*:GPU,maxpool/*:GPU,layer3.*:GPU,"
+                                       "layer4.*:GPU,avgpool/*:GPU,fc/*:GPU")
+    exact = plan_from_tagged(tagged.tagged_path, _config(config.name, config.artifact_dir, 'target.tensorrt="8.6"'))
+    assert "*" not in exact.layer_device_types and "layer3.0.bn1/Conv:GPU" in exact.layer_device_types
+
+
+@pytest.mark.torch
+def test_the_trtexec_string_reproduces_the_predicted_device_of_every_node(resnet18_tagged) -> None:
+    _base, tagged = resnet18_tagged
+    for name in RESNET18:
+        config = _config(name, tagged.tagged_path.parent)
+        plan = plan_from_tagged(tagged.tagged_path, config)
+        names = [n.name for n in plan.nodes]
+        devices = devices_from_spec(plan.layer_device_types, names, trtexec_default(config))
+        assert devices == {n.name: n.predicted for n in plan.nodes}, name
+
+
+@pytest.mark.torch
+def test_the_plan_is_deterministic_and_records_its_inputs(resnet18_tagged, tmp_path: Path) -> None:
+    config, tagged = resnet18_tagged
+    first = write_plan(plan_from_tagged(tagged.tagged_path, config), tmp_path / "a")
+    second = write_plan(plan_from_tagged(tagged.tagged_path, config), tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    assert (tmp_path / "a" / "report.md").read_bytes() == (tmp_path / "b" / "report.md").read_bytes()
+    record = load_plan(first)
+    assert set(record["inputs"]) == {"tagged", "config", "rules", "planner"}
+    assert record["target"] == {"platform": "orin", "tensorrt": "10.x", "precision": "fp16", "dla_core": "0"}
+    assert plan_from_json(record) == plan_from_tagged(tagged.tagged_path, config)
+    other = plan_from_tagged(tagged.tagged_path, dataclasses.replace(config, device_types={"layer1": "DLA"}))
+    assert other.inputs["config"] != record["inputs"]["config"]
+
+
+@pytest.mark.torch
+def test_device_types_keys_unmatched_are_errors_and_empty_ones_warn(resnet18_tagged) -> None:
+    config, tagged = resnet18_tagged
+    with pytest.raises(TrtforgeError, match="device_types key 'layer5' matches no submodule"):
+        plan_from_tagged(tagged.tagged_path, dataclasses.replace(config, device_types={"layer5": "DLA"}))
+    folded = dataclasses.replace(config, device_types={"layer1.0.conv1": "DLA"})  # its BN took the Conv
+    plan = plan_from_tagged(tagged.tagged_path, folded)
+    assert plan.warnings[0].startswith("device_types key 'layer1.0.conv1' owns no ONNX node")
+    assert not plan.islands
+
+
+# ---------------------------------------------------------------------------------------------- unfriendly ops
+
+
+@pytest.fixture(scope="module")
+def unfriendly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
+    pytest.importorskip("torch")
+    from trtforge.pipeline import tagged_from_config
+
+    config = config_from_dict({"name": "unfriendly", "model": "dla_models:unfriendly", "inputs": {"x": [3, 16, 16]},
+                               "outputs": ["y"], "default_device": "DLA",
+                               "output_dir": str(tmp_path_factory.mktemp("unfriendly"))})
+    return config, tagged_from_config(config).tagged_path
+
+
+@pytest.mark.torch
+def test_ops_dla_cannot_run_fall_back_with_their_reasons_and_split_islands(unfriendly) -> None:
+    config, tagged = unfriendly
+    plan = plan_from_tagged(tagged, config)
+    fallbacks = {n.name: n.reasons for n in plan.nodes if n.predicted == "GPU"}
+    assert fallbacks == {
+        "pool/MaxPool": ("pool.window: window 9x9 > 8",),
+        "norm/LayerNormalization": ("op.unsupported: LayerNormalization has no DLA implementation",),
+        "act/Div": ("op.line: Div is not on DLA with TensorRT 10.x (only 11.4+)",),  # GELU's x / sqrt(2)
+        "act/Erf": ("op.unsupported: Erf has no DLA implementation",),
+        "/Gather": ("op.unsupported: Gather has no DLA implementation",)}  # index_select in forward()
+    assert [i.owners for i in plan.islands] == [("stem",), ("body",), ("act",), ("head",)]
+    assert [len(i.nodes) for i in plan.islands] == [2, 2, 3, 1]
+    assert len(plan.transitions) == 7
+    assert sum("transitions likely cost more" in w for w in plan.warnings) == 4  # tiny islands, 16x16 maps
+
+
+@pytest.mark.torch
+def test_fallback_off_fails_before_any_build_naming_the_nodes(unfriendly) -> None:
+    config, tagged = unfriendly
+    with pytest.raises(TrtforgeError) as caught:
+        plan_from_tagged(tagged, dataclasses.replace(config, gpu_fallback=False))
+    message = str(caught.value)
+    assert "gpu_fallback = false" in message and "5 node(s)" in message
+    for part in ("pool/MaxPool: pool.window: window 9x9 > 8", "norm/LayerNormalization", "act/Erf", "/Gather"):
+        assert part in message
+    on_gpu = dataclasses.replace(config, gpu_fallback=False, device_types={"pool": "GPU", "norm": "GPU",
+                                                                           "act": "GPU", "": "DLA"})
+    with pytest.raises(TrtforgeError, match="/Gather"):  # the root's own Gather still asks for DLA
+        plan_from_tagged(tagged, on_gpu)
+
+
+def test_more_islands_than_loadables_per_core_warns(tmp_path: Path) -> None:
+    import onnx
+
+    ops = ["Relu", "Erf"] * 16 + ["Relu"]  # 17 DLA-capable relus cut apart by 16 erfs
+    path = tmp_path / "tagged.onnx"
+    onnx.save(chain(ops, [1, 4, 8, 8]), str(path))
+    config = config_from_dict({"name": "islands", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
+    plan = plan_from_tagged(path, config)
+    assert len(plan.islands) == 17 and len(plan.transitions) == 32
+    assert "17 DLA islands > 16 loadables per DLA core (orin, TensorRT 10.x)" in plan.warnings[0]
+    xavier = plan_from_tagged(path, dataclasses.replace(config, target=dataclasses.replace(
+        config.target, platform="xavier", tensorrt="8.6")))
+    assert "17 DLA islands > 8 loadables per DLA core (xavier, TensorRT 8.6)" in xavier.warnings[0]
+    fewer = tmp_path / "fewer.onnx"
+    onnx.save(chain(["Relu", "Erf"] * 7 + ["Relu"], [1, 4, 8, 8]), str(fewer))
+    assert not any("loadables" in w for w in plan_from_tagged(fewer, config).warnings)
+
+
+def test_an_island_is_split_where_a_path_leaves_dla_and_comes_back(tmp_path: Path) -> None:
+    """x -> relu -> erf -> relu2 -> add(relu, relu2): relu and the add are connected directly, but the add
+    also depends on relu through the GPU erf, so they cannot share one loadable."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="m/Relu"),
+             helper.make_node("Erf", ["a"], ["b"], name="m/Erf"),
+             helper.make_node("Relu", ["b"], ["c"], name="m/Relu.1"),
+             helper.make_node("Add", ["a", "c"], ["y"], name="m/Add")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_empty_tensor_value_info("y")])
+    path = tmp_path / "tagged.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    config = config_from_dict({"name": "convex", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
+    plan = plan_from_tagged(path, config)
+    assert [i.nodes for i in plan.islands] == [("m/Relu",), ("m/Relu.1", "m/Add")]
+
+
+# ---------------------------------------------------------------------------------------------- gates
+
+
+def _gated(config: Config, **gates: Any) -> Config:
+    return dataclasses.replace(config, gates=dataclasses.replace(config.gates, **gates))
+
+
+@pytest.mark.torch
+def test_gates_on_the_predicted_and_on_a_realized_placement(resnet18_tagged) -> None:
+    config, tagged = resnet18_tagged
+    plan = plan_from_tagged(tagged.tagged_path, config)
+    assert check_gates(plan, config) == []
+    assert check_gates(plan, _gated(config, min_dla_node_share=0.5)) == [
+        "predicted DLA node share 0.429 < min_dla_node_share 0.5"]
+    assert check_gates(plan, _gated(config, min_dla_node_share=0.4, min_dla_flops_share=0.4, max_islands=1)) == []
+    assert check_gates(plan, _gated(config, min_dla_flops_share=0.6)) == [
+        "predicted DLA FLOPs share 0.482 < min_dla_flops_share 0.6"]  # 1.75 of 3.63 GFLOPs
+    # the builder kept layer2.0's add on GPU: two islands, and a fallback the plan did not predict
+    realized = {n.name: n.predicted for n in plan.nodes} | {"layer2.0/Add": "GPU", "layer2.0/Add_7": "DLA"}
+    strict = _gated(config, max_islands=1, fail_on_unexpected_fallback=True)
+    assert check_gates(plan, strict, realized) == [
+        "realized DLA islands 2 > max_islands 1",
+        "fail_on_unexpected_fallback: 1 node(s) predicted on DLA, realized on GPU: layer2.0/Add"]
+    everything = _config("resnet18_fp16_dla", config.artifact_dir)
+    dla_plan = plan_from_tagged(tagged.tagged_path, everything)
+    assert check_gates(dla_plan, _gated(everything, fail_on_unexpected_fallback=True)) == [
+        "fail_on_unexpected_fallback: 3 node(s) requested on DLA, predicted on GPU: avgpool/ReduceMean, "
+        "/Reshape, fc/Gemm"]
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.torch
+def test_trtforge_plan_prints_the_table_writes_the_files_and_then_skips(resnet18_tagged, capsys) -> None:
+    from trtforge.cli import main
+
+    config, _tagged = resnet18_tagged
+    argv = ["plan", "-c", config.name, "--out", str(config.artifact_dir)]
+    assert main([*argv, "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "| layer1    | 10    | 10 DLA    | 10  | 0   |" in out
+    assert "1 DLA island(s) (budget 16 per core), 2 GPU<->DLA transition(s)" in out
+    assert "trtexec: --fp16 --useDLACore=0 --allowGPUFallback --layerDeviceTypes=" in out
+    record = json.loads((config.artifact_dir / "plan.json").read_text())
+    assert record["summary"]["islands"] == 1
+    assert "## GPU<->DLA transitions" in (config.artifact_dir / "report.md").read_text()
+    written = (config.artifact_dir / "plan.json").stat().st_mtime_ns
+    assert main(argv) == 0  # fresh: not rewritten
+    assert (config.artifact_dir / "plan.json").stat().st_mtime_ns == written
+    assert main([*argv, "--set", "target.tensorrt='8.6'"]) == 0
+    assert "--layerDeviceTypes=/Reshape:GPU,bn1/Conv:GPU" in capsys.readouterr().out
+    gated = main([*argv, "--set", "gates.min_dla_node_share=0.9"])
+    assert gated == 2
+    assert "predicted DLA node share 0.429 < min_dla_node_share 0.9" in capsys.readouterr().err
