@@ -36,15 +36,10 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from trtforge.placement.plan import PLAN_FILE, REPORT_FILE, plan_for_config
-    from trtforge.placement.report import submodule_rows, summary_line, table_text
+    from trtforge.placement.report import plan_text
 
     config = config_from_args(args)
     plan = plan_for_config(config, force=args.force)
-    print(summary_line(plan))
-    print(table_text(submodule_rows(plan)))
-    for warning in plan.warnings:
-        print(f"warning: {warning}")
-    if plan.trtexec:
-        print(f"trtexec: {plan.trtexec}")
+    print(plan_text(plan))
     print(f"wrote {config.artifact_dir / PLAN_FILE} and {config.artifact_dir / REPORT_FILE}")
     return 0

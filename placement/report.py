@@ -84,3 +84,11 @@ def report_from_plan(plan: Plan) -> str:
     parts += ["## Reproduce with trtexec", "", "```", f"trtexec --onnx=tagged.onnx {plan.trtexec}".rstrip(), "```",
               ""]
     return "\n".join(parts)
+
+
+def plan_text(plan: Plan) -> str:
+    """What ``trtforge plan`` and ``trtforge engine`` print: summary, table, warnings, trtexec arguments."""
+    lines = [summary_line(plan), table_text(submodule_rows(plan))]
+    lines += [f"warning: {w}" for w in plan.warnings]
+    lines += [f"trtexec: {plan.trtexec}"] if plan.trtexec else []
+    return "\n".join(lines)
