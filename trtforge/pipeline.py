@@ -30,10 +30,13 @@ def tagged_from_config(config: Config, *, force: bool = False) -> TagResult:
 def engine_from_config(config: Config, *, force: bool = False) -> dict[str, Any]:
     """Every stage for ``config``; returns the summary that ``trtforge engine`` prints."""
     from trtforge.placement import plan_for_config
+    from trtforge.placement.report import plan_text
 
     tagged = tagged_from_config(config, force=force)
     summary: dict[str, Any] = {"config": config.name, "tagged": str(tagged.tagged_path), "nodes": len(tagged.owners)}
-    placed = plan_for_config(config, force=force).to_json()["summary"]
+    plan = plan_for_config(config, force=force)
+    print(plan_text(plan))  # the per-submodule placement table, before the long stages
+    placed = plan.to_json()["summary"]
     summary.update(plan=str(config.artifact_dir / "plan.json"), dla_node_share=placed["dla_node_share"],
                    dla_flops_share=placed["dla_flops_share"], dla_islands=placed["islands"],
                    predicted_fallbacks=placed["fallbacks"])
