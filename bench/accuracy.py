@@ -1,0 +1,156 @@
+"""Accuracy: polygraphy's Comparator between references and candidates on the same inputs.
+
+References: ONNX Runtime on the tagged FP32 ONNX, and the PyTorch FP32 model. Candidates: ONNX Runtime on the
+typed ONNX of each config (FP16-typed, Q/DQ), and the TensorRT engine where TensorRT can run it. Each
+candidate is checked per output against its precision's tolerances (``config.tolerances``): polygraphy's
+element-wise ``|c - r| <= atol + rtol * |r|``, the minimum cosine similarity over samples, and, for
+classifier outputs (batch, classes), top-1 agreement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtforge.config import Config
+from trtforge.errors import TrtforgeError
+
+RESULT_FORMAT = "trtforge.bench.compare/1"
+Feeds = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One candidate output against one reference: metrics, tolerances, PASS / FAIL / NOT MEASURED."""
+
+    config: str
+    precision: str
+    candidate: str
+    reference: str
+    output: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+def feeds_from_config(config: Config, *, data: str, samples: int | None = None) -> tuple[Feeds, str]:
+    """Inputs for every runner: ``generated`` (seeded normal) or ``calibration`` (the held-out batches of the
+    config's calibration data source). Returns the feeds and a description of them."""
+    from trtforge.bench.workloads import inputs_from_config
+
+    count = samples or config.compare.samples
+    if data == "generated":
+        feeds = [inputs_from_config(config, seed=config.seed + 1000 + i) for i in range(count)]
+        return feeds, f"{count} generated batches (standard normal, seed {config.seed + 1000}+)"
+    if data == "calibration":
+        from trtforge.calib.data import source_from_config  # type: ignore[import-not-found]
+
+        source = source_from_config(config)
+        feeds = list(source.batches("holdout"))[:count]
+        if not feeds:
+            raise TrtforgeError.of("held-out calibration batches to compare on", found="none",
+                                   fix="set [calibration] holdout_batches >= 1")
+        return feeds, f"{len(feeds)} held-out batches of {source.kind} data ({source.path or 'synthetic'})"
+    raise TrtforgeError.of("--data to be 'generated' or 'calibration'", found=data)
+
+
+def outputs_from_runner(runner: Any, feeds: Feeds, names: Sequence[str]) -> list[dict[str, Any]]:
+    """Run ``runner`` through polygraphy's Comparator; float32 outputs renamed to ``names`` by position."""
+    import numpy as np
+    from polygraphy.comparator import Comparator
+
+    _quiet_polygraphy()
+    results = Comparator.run([runner], data_loader=_cast_feeds(runner, feeds))
+    outputs = []
+    for iteration in results[0][1]:
+        values = list(iteration.values())
+        if len(values) != len(names):
+            raise TrtforgeError.of(f"{len(names)} outputs ({', '.join(names)}) from {runner.name}", found=len(values))
+        outputs.append({n: np.asarray(v, dtype=np.float32) for n, v in zip(names, values, strict=True)})
+    return outputs
+
+
+def _cast_feeds(runner: Any, feeds: Feeds) -> Feeds:
+    """Each feed cast to the runner's input types (an FP16-typed ONNX takes float16), matched by position."""
+    with runner:
+        metadata = runner.get_input_metadata()
+    cast = []
+    for feed in feeds:
+        items = zip(metadata.items(), feed.values(), strict=True)
+        cast.append(OrderedDict((name, value.astype(meta.dtype)) for (name, meta), value in items))
+    return cast
+
+
+def metrics_from_outputs(reference: list[dict[str, Any]], candidate: list[dict[str, Any]], name: str
+                         ) -> dict[str, float]:
+    """Max and mean absolute / relative error, minimum cosine similarity, top-1 agreement (classifiers)."""
+    import numpy as np
+
+    ref = np.stack([r[name] for r in reference]).astype(np.float64)
+    got = np.stack([c[name] for c in candidate]).astype(np.float64)
+    if ref.shape != got.shape:
+        raise TrtforgeError.of(f"output {name!r} of the candidate to have the reference's shape {ref.shape}",
+                               found=got.shape)
+    diff = np.abs(got - ref)
+    rel = diff / np.maximum(np.abs(ref), 1e-6)
+    flat_ref, flat_got = ref.reshape(ref.shape[0] * ref.shape[1], -1), got.reshape(got.shape[0] * got.shape[1], -1)
+    norms = np.linalg.norm(flat_ref, axis=1) * np.linalg.norm(flat_got, axis=1)
+    cosine = np.sum(flat_ref * flat_got, axis=1) / np.maximum(norms, 1e-30)
+    metrics = {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()), "max_rel": float(rel.max()),
+               "mean_rel": float(rel.mean()), "cosine": float(cosine.min())}
+    if ref.ndim == 3 and ref.shape[-1] > 1:  # (samples, batch, classes): a classifier
+        metrics["top1"] = float(np.mean(ref.argmax(-1) == got.argmax(-1)))
+    return metrics
+
+
+def polygraphy_passes(reference: list[dict[str, Any]], candidate: list[dict[str, Any]], *, atol: float,
+                      rtol: float) -> dict[str, bool]:
+    """Per output: polygraphy's element-wise check (``CompareFunc.simple``) passes on every sample."""
+    from polygraphy.comparator import Comparator, CompareFunc, RunResults
+
+    _quiet_polygraphy()
+    results = RunResults([("reference", reference), ("candidate", candidate)])
+    accuracy = Comparator.compare_accuracy(results, compare_func=CompareFunc.simple(atol=atol, rtol=rtol))
+    per_output: dict[str, bool] = {}
+    if not hasattr(accuracy, "items"):  # polygraphy >= 0.50: one AccuracyResult per compare function
+        accuracy = accuracy[0]
+    for _pair, iterations in accuracy.items():
+        for iteration in iterations:
+            for name, outcome in iteration.items():
+                per_output[name] = per_output.get(name, True) and bool(outcome)
+    return per_output
+
+
+def rows_from_outputs(name: str, precision: str, candidate: str, reference: str, ref_out: list[dict[str, Any]],
+                      got_out: list[dict[str, Any]], tol: dict[str, float]) -> list[Row]:
+    """One row per output: PASS when polygraphy's element-wise check, cosine and top-1 all pass."""
+    passes = polygraphy_passes(_iterations(ref_out), _iterations(got_out), atol=tol["atol"], rtol=tol["rtol"])
+    rows = []
+    for output in ref_out[0]:
+        metrics = metrics_from_outputs(ref_out, got_out, output)
+        ok = passes[output] and metrics["cosine"] >= tol["min_cosine"] and metrics.get("top1", 1.0) >= tol["min_top1"]
+        rows.append(Row(name, precision, candidate, reference, output, "PASS" if ok else "FAIL",
+                        metrics, dict(tol)))
+    return rows
+
+
+def _quiet_polygraphy() -> None:
+    """Polygraphy's per-iteration INFO lines would bury the table; keep its warnings and errors."""
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.module_severity = G_LOGGER.WARNING
+
+
+def _iterations(outputs: list[dict[str, Any]]) -> list[Any]:
+    from polygraphy.comparator import IterationResult
+
+    return [IterationResult(outputs=OrderedDict(o), runtime=0.0, runner_name="") for o in outputs]
+
+
+def fp32_config(config: Config) -> Config:
+    """``config`` at FP32 with GPU placement: the reference's tolerances."""
+    return dataclasses.replace(config, precision="fp32", default_device="GPU", device_types={})

@@ -1,0 +1,78 @@
+"""PNG plots (matplotlib, Agg backend): FPS per config, and per-process bars of the concurrent runs."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from trtforge.artifacts import write_atomic
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return write_atomic(path, buffer.getvalue())
+
+
+def _bars(values: dict[str, float]) -> list[tuple[str, float]]:
+    return [(k, v) for k, v in values.items() if v > 0]
+
+
+def fps_png(records: list[dict[str, Any]], path: Path) -> list[Path]:
+    """One bar per measured (config, runtime, machine); nothing is drawn for what was not measured."""
+    from trtforge.bench.report import machine_name
+
+    values: dict[str, float] = {}
+    for record in records:
+        where = machine_name(record["machine"]).split(" (")[0]
+        for key in ("torch", "engine", "onnxruntime"):
+            entries = record.get(key) or []
+            for m in entries if isinstance(entries, list) else [entries]:
+                if m.get("measured"):
+                    label = m["label"]
+                    values[f"{record['config']} | {label['runtime']} {label['precision']} | {where}"] = m["fps"]
+    bars = _bars(values)
+    if not bars:
+        return []
+    fig, ax = _figure(10, 0.35 * len(bars) + 1.5)
+    ax.barh([b[0] for b in bars], [b[1] for b in bars], color="tab:blue")
+    ax.invert_yaxis()
+    ax.set_xlabel("FPS (samples per second)")
+    ax.set_title("Throughput per config (measured results only)")
+    return [_save(fig, path)]
+
+
+def concurrent_png(records: list[dict[str, Any]], path: Path) -> list[Path]:
+    """Per scenario and machine: each process's FPS and the aggregate."""
+    from trtforge.bench.report import machine_name
+
+    values: dict[str, float] = {}
+    for record in records:
+        where = machine_name(record["machine"]).split(" (")[0]
+        for index, proc in enumerate(record["processes"]):
+            values[f"{record['scenario']} | p{index} {proc['config']} | {where}"] = proc["fps"]
+        values[f"{record['scenario']} | aggregate ({record['runtime']}) | {where}"] = record["aggregate_fps"]
+    bars = _bars(values)
+    if not bars:
+        return []
+    fig, ax = _figure(10, 0.35 * len(bars) + 1.5)
+    colors = ["tab:orange" if "aggregate" in b[0] else "tab:green" for b in bars]
+    ax.barh([b[0] for b in bars], [b[1] for b in bars], color=colors)
+    ax.invert_yaxis()
+    ax.set_xlabel("FPS (samples per second)")
+    ax.set_title("Concurrent processes over one window: per process and aggregate")
+    return [_save(fig, path)]
