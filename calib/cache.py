@@ -145,9 +145,13 @@ def sidecar_path(cache_path: Path) -> Path:
     return cache_path.with_name(cache_path.name + ".json")
 
 
-def check_cache(cache_path: Path, expected: CacheKey, tensors: Collection[str] | None = None) -> CacheText:
-    """The parsed cache if it was made for ``expected`` (and covers exactly ``tensors`` when given); otherwise a
-    ``TrtforgeError`` naming every difference."""
+def check_cache(cache_path: Path, expected: CacheKey, tensors: Collection[str] | None = None, *,
+                network_tensors: Collection[str] | None = None) -> CacheText:
+    """The parsed cache if it was made for ``expected`` (covering exactly ``tensors``, and naming only tensors of
+    the parsed network ``network_tensors``, when given); otherwise a ``TrtforgeError`` naming every difference.
+
+    ``network_tensors`` may hold more names than the cache: TensorRT adds tensors of its own (constants, the
+    matrix multiply of a decomposed Gemm) that no ONNX-side calibration can see."""
     path = Path(cache_path)
     if not path.is_file():
         raise TrtforgeError.of(f"a calibration cache at {path}", found="no such file", fix="run `trtforge calib`")
@@ -162,6 +166,8 @@ def check_cache(cache_path: Path, expected: CacheKey, tensors: Collection[str] |
         problems.append("cache_sha256: the cache was edited after it was written")
     if tensors is not None:
         problems += _tensor_differences(set(tensors), set(parsed.amax))
+    if network_tensors is not None and (foreign := sorted(set(parsed.amax) - set(network_tensors))):
+        problems.append(f"{len(foreign)} tensors not in the network (e.g. {', '.join(foreign[:3])})")
     if problems:
         raise TrtforgeError.of(f"a calibration cache made for this engine ({path.name})",
                                found="; ".join(problems),

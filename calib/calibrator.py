@@ -20,12 +20,14 @@ from trtforge.log import logger
 
 
 def calibrator_from_cache(trt_module: ModuleType, cache_path: Path, expected: CacheKey,
-                          tensors: Collection[str] | None = None) -> Any:
-    """An ``IInt8EntropyCalibrator2`` of ``trt_module`` serving ``cache_path`` once ``check_cache`` accepts it."""
+                          tensors: Collection[str] | None = None, *,
+                          network_tensors: Collection[str] | None = None) -> Any:
+    """An ``IInt8EntropyCalibrator2`` of ``trt_module`` serving ``cache_path`` once ``check_cache`` accepts it
+    (``tensors``, ``network_tensors``: see ``check_cache``)."""
     if expected.algorithm != "EntropyCalibration2":
         raise TrtforgeError.of("a cache for EntropyCalibration2 (the calibrator DLA requires)",
                                found=expected.algorithm)
-    check_cache(cache_path, expected, tensors)
+    check_cache(cache_path, expected, tensors, network_tensors=network_tensors)
     payload = Path(cache_path).read_bytes()
     # Typed Any: tensorrt-stubs 10.13 do not parse under mypy (parameters named `in`), so the method set is
     # checked against the stubs' IInt8EntropyCalibrator2 by tests/calib/test_calibrator.py instead.

@@ -129,3 +129,30 @@ def test_tiny_model_on_synthetic_data_says_so(tmp_path: Path) -> None:
     assert ranges["synthetic_data"] is True and "SYNTHETIC" in ranges["warning"]
     assert json.loads(result.manifest_path.read_text())["synthetic"] is True
     assert any("SYNTHETIC" in note for note in result.preview()["notes"])  # type: ignore[union-attr]
+
+
+def _network_tensors(onnx_path: Path) -> set[str]:
+    import tensorrt_rtx as trt
+
+    logger = trt.Logger(trt.Logger.ERROR)
+    network = trt.Builder(logger).create_network(0)
+    assert trt.OnnxParser(network, logger).parse_from_file(str(onnx_path))
+    names = {network.get_input(i).name for i in range(network.num_inputs)}
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        names |= {layer.get_output(k).name for k in range(layer.num_outputs)}
+    return names
+
+
+@pytest.mark.rtx
+def test_every_calibrated_tensor_is_a_tensorrt_network_tensor(resnet18_calib: tuple[Config, CalibResult],
+                                                              tmp_path: Path) -> None:
+    """The names in the cache are those TensorRT's ONNX parser gives the network (what it looks scales up by);
+    a cache of another model names tensors this network does not have."""
+    _, result = resnet18_calib
+    network = _network_tensors(result.folder.parent / "tagged.onnx")
+    assert set(result.ranges().amax) <= network
+    check_cache(result.cache_path, result.key, network_tensors=network)
+    other = calib_for_config(_tiny(tmp_path))
+    with pytest.raises(TrtforgeError, match="tensors not in the network"):
+        check_cache(other.cache_path, other.key, network_tensors=network)
