@@ -79,19 +79,22 @@ def test_resnet18_dla_fallbacks_per_version_line(name: str, platform: str, line:
 
 
 @pytest.mark.torch
-def test_dla12_is_one_island_over_layer1_and_layer2_with_two_transitions(resnet18_tagged) -> None:
-    config, tagged = resnet18_tagged
+@pytest.mark.parametrize(("name", "size"), [("resnet18_fp16_gpu_dla12", 2), ("resnet18_int8_gpu_dla12", 1)])
+def test_dla12_is_one_island_over_layer1_and_layer2_with_two_transitions(name: str, size: int,
+                                                                         resnet18_tagged) -> None:
+    _base, tagged = resnet18_tagged
+    config = _config(name, tagged.tagged_path.parent)
     plan = plan_from_tagged(tagged.tagged_path, config)
     (island,) = plan.islands
     assert island.owners == ("layer1", "layer2")
     assert island.nodes == tuple(n for n, o in tagged.owners.items() if o.split(".")[0] in ("layer1", "layer2"))
     assert [(t.direction, t.tensor, t.producer, t.consumers, t.bytes) for t in plan.transitions] == [
-        ("GPU->DLA", "max_pool2d", "maxpool/MaxPool", ("layer1.0.bn1/Conv", "layer1.0/Add"), 64 * 56 * 56 * 2),
+        ("GPU->DLA", "max_pool2d", "maxpool/MaxPool", ("layer1.0.bn1/Conv", "layer1.0/Add"), 64 * 56 * 56 * size),
         ("DLA->GPU", "relu_8", "layer2.1.relu/Relu.1", ("layer3.0.bn1/Conv", "layer3.0.downsample.1/Conv"),
-         128 * 28 * 28 * 2)]
+         128 * 28 * 28 * size)]
     assert plan.layer_device_types == ("/Reshape:GPU,bn1/*:GPU,relu/*:GPU,maxpool/*:GPU,layer3.*:GPU,"
                                        "layer4.*:GPU,avgpool/*:GPU,fc/*:GPU")
-    exact = plan_from_tagged(tagged.tagged_path, _config(config.name, config.artifact_dir, 'target.tensorrt="8.6"'))
+    exact = plan_from_tagged(tagged.tagged_path, _config(name, config.artifact_dir, 'target.tensorrt="8.6"'))
     assert "*" not in exact.layer_device_types and "layer3.0.bn1/Conv:GPU" in exact.layer_device_types
 
 
