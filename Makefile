@@ -34,6 +34,8 @@ $(STAMP): pyproject.toml Makefile
 	@# tensorrt-stubs depends on tensorrt (not installable here): keep it out of the runtime environment,
 	@# where it would make `import tensorrt` an empty namespace package; mypy reads it from .stubs.
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target .stubs $(STUBS)
+	@# the generated stubs name parameters `in` (a syntax error): make them parseable for mypy
+	$(BIN)/python -m trtforge.build.stubfix .stubs
 	touch $@
 
 doctor: $(STAMP)

@@ -181,3 +181,56 @@ def build_support(uses_dla: bool, precision: str, dla_core: int, info: TrtInfo |
     if uses_dla:
         return "yes", f"{info.label}, DLA core {dla_core} of {cores}"
     return "yes", f"{info.label} on GPU"
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """What a build of one config does here: which TensorRT, how many DLA cores, and whether the DLA placement
+    is applied (``dla_applied``) or the DLA config is built as a GPU-only engine (``gpu_only``)."""
+
+    info: TrtInfo = field(repr=False)
+    cores: int
+    dla_requested: bool
+    dla_applied: bool
+    gpu_only: bool
+    reason: str
+
+
+_FIXES = {
+    "DLA runs": "set precision = 'fp16' or 'int8', or place nothing on DLA",
+    "dla_core": "pick a core in range with --dla-core / dla_core",
+    "has no DLA support": "use TensorRT 8.6 / 10.x (JetPack 6) or >= 11.4.1 (JetPack >= 7.2.2) for DLA",
+    "and the config requires DLA": "build on a Jetson with DLA cores, or drop --require-dla / require_dla",
+    "no TensorRT": "on a Jetson use JetPack's python3-libnvinfer; elsewhere `pip install tensorrt-rtx-cu13`",
+}
+
+
+def build_target(uses_dla: bool, precision: str, dla_core: int, *, require_dla: bool = False,
+                 info: TrtInfo | None = None, cores: int | None = None) -> BuildTarget:
+    """The build's target, or a ``TrtforgeError`` for each refusal: no TensorRT, FP32 on DLA, DLA on TensorRT
+    11.0-11.3, a DLA core out of range, DLA required where there are no DLA cores."""
+    info = info or detect()
+    cores = dla_cores(info) if cores is None else cores
+    status, reason = build_support(uses_dla, precision, dla_core, info, cores, require_dla=require_dla)
+    if status == "no" or info is None:
+        fix = next((f for key, f in _FIXES.items() if key in reason), None)
+        raise TrtforgeError.of("a build this machine's TensorRT can make", found=reason, fix=fix)
+    return BuildTarget(info=info, cores=cores, dla_requested=uses_dla, dla_applied=uses_dla and status == "yes",
+                       gpu_only=status == "gpu-only", reason=reason)
+
+
+def network_flags(info: TrtInfo) -> int:
+    """``create_network`` flags: explicit batch on TensorRT 8.x (implied from 10.0), nothing else (strong typing
+    comes from the flavour: always on for TensorRT >= 11 and TensorRT-RTX, off for 8.6/10.x)."""
+    if info.flavour == "tensorrt" and info.version_tuple < (10,):
+        trt = info.module
+        return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    return 0
+
+
+def has_timing_cache(info: TrtInfo) -> bool:
+    """TensorRT-RTX keeps the timing-cache API but its operations are no-ops (deprecated in RTX 1.2)."""
+    return info.flavour == "tensorrt"

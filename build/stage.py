@@ -1,0 +1,258 @@
+"""The build stage of one config: ``<artifact_dir>/<config>.engine`` + ``.engine.json`` sidecar + commands.
+
+``engine_for_config`` runs (or reuses) export, tag, plan and calibration, refuses what this machine's TensorRT
+cannot build (``trtforge.compat.build_target``), and skips the build only when every input hash (ONNX, plan,
+calibration, config, TensorRT, DLA target, builder format) matches the sidecar and the engine is unchanged.
+A DLA config built where there are no DLA cores becomes ``<config>.gpu-only.engine``: every layer on the GPU,
+the sidecar saying so (``"dla": {"applied": false, "reason": ...}``), the DLA placement kept in the plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtforge.build.commands import nvinfer_snippet, triton_snippet, trtexec_command
+from trtforge.build.engine import EngineBuild, engine_from_onnx
+from trtforge.build.realized import by_submodule, drift_from_table
+from trtforge.build.sidecar import SIDECAR_FORMAT, check_sidecar
+
+from trtforge.artifacts import is_fresh, json_text, read_json, sha256_bytes, sha256_file, write_atomic, write_json
+from trtforge.compat import BuildTarget, build_target
+from trtforge.config import Config
+from trtforge.log import logger, stage
+
+BUILDER_FORMAT = "1"  # bump when the same inputs would give a different engine
+FP16_FILE = "fp16.onnx"
+TIMING_CACHE = "timing.{flavour}-{version}.cache"  # shared by the configs of one artifact root
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    engine_path: Path
+    sidecar_path: Path
+    summary: dict[str, Any]
+    reused: bool
+
+
+def engine_name(config: Config, target: BuildTarget) -> str:
+    return f"{config.name}.gpu-only.engine" if target.gpu_only else f"{config.name}.engine"
+
+
+def typed_onnx_for(config: Config, *, force: bool = False) -> Path:
+    """The ONNX a strongly typed build uses: the tagged ONNX (fp32), its FP16-typed copy (fp16), the
+    calibration stage's Q/DQ ONNX (int8)."""
+    from trtforge.pipeline import tagged_from_config
+
+    tagged = tagged_from_config(config, force=force).tagged_path
+    if config.precision == "fp32":
+        return tagged
+    if config.precision == "int8":
+        from trtforge.calib import calib_for_config
+
+        return calib_for_config(config, force=force).qdq_path
+    from trtforge.build.fp16 import fp16_from_onnx
+
+    out = config.artifact_dir / FP16_FILE
+    record, inputs = out.with_suffix(".json"), {"onnx": sha256_file(tagged), "pass": "1"}
+    if force or not is_fresh(record, inputs, {"fp16": out}):
+        fp16_from_onnx(tagged, out)
+        write_json(record, {"inputs": inputs, "outputs": {"fp16": sha256_file(out)}})
+    return out
+
+
+def engine_for_config(config: Config, force: bool = False, *, require_dla: bool = False) -> BuildResult:
+    """Every stage up to the engine for ``config``; the build is skipped when the sidecar's input hashes match."""
+    from trtforge.placement import plan_for_config
+
+    target = build_target(config.uses_dla, config.precision, config.dla_core,
+                          require_dla=require_dla or config.require_dla)
+    if target.gpu_only:
+        logger.warning("build: %s -- WARNING: GPU-ONLY ENGINE: %s", config.name, target.reason)
+    plan = plan_for_config(config, force=force)
+    strongly = target.info.strongly_typed
+    onnx_path = typed_onnx_for(config, force=force) if strongly else _tagged(config, force)
+    calib = _calibration(config, force) if config.precision == "int8" else None
+    out = config.artifact_dir
+    engine_path, plan_path = out / engine_name(config, target), out / "plan.json"
+    sidecar_path = engine_path.with_name(engine_path.name + ".json")
+    inputs = _inputs(config, target, onnx_path, plan_path, calib, strongly)
+    with stage("build", config=config.name, onnx=onnx_path, tensorrt=target.info.label,
+               dla="applied" if target.dla_applied else "not applied") as done:
+        done["artifact"] = engine_path
+        if not force and is_fresh(sidecar_path, inputs, {"engine": engine_path}):
+            logger.info("build: %s is up to date (input hashes match), skipped", engine_path)
+            return BuildResult(engine_path, sidecar_path, summary_from_sidecar(read_json(sidecar_path,
+                               what="engine sidecar"), plan.to_json()), reused=True)
+        built = _build(config, target, onnx_path, plan, calib, strongly)
+        write_atomic(engine_path, built.plan)
+        write_atomic(out / f"{engine_path.name}.log", "\n".join(built.log) + "\n")
+        record = sidecar_from_build(config, target, built, plan, onnx_path, engine_path, inputs, calib, strongly)
+        _write_commands(config, target, built, plan, onnx_path, engine_path, calib, strongly, record)
+        check_sidecar(record)
+        write_json(sidecar_path, record)
+    _enforce_realized_gates(config, target, plan, built)
+    return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()), reused=False)
+
+
+def _tagged(config: Config, force: bool) -> Path:
+    from trtforge.pipeline import tagged_from_config
+
+    return tagged_from_config(config, force=force).tagged_path
+
+
+def _calibration(config: Config, force: bool) -> Any:
+    from trtforge.calib import calib_for_config
+
+    return calib_for_config(config, force=force)
+
+
+def _inputs(config: Config, target: BuildTarget, onnx_path: Path, plan_path: Path, calib: Any,
+            strongly: bool) -> dict[str, str]:
+    from trtforge.placement.plan import config_hash
+
+    calibration = "" if calib is None else sha256_file(calib.qdq_path if strongly else calib.cache_path)
+    return {"onnx": sha256_file(onnx_path), "plan": sha256_file(plan_path), "calibration": calibration,
+            "config": config_hash(config), "tensorrt": target.info.label,
+            "dla_target": f"applied={target.dla_applied},cores={target.cores}", "builder": BUILDER_FORMAT}
+
+
+def _build(config: Config, target: BuildTarget, onnx_path: Path, plan: Any, calib: Any,
+           strongly: bool) -> EngineBuild:
+    import onnx
+    from trtforge.placement.tagging import owners_from_tagged
+
+    owners = owners_from_tagged(onnx.load(str(onnx_path), load_external_data=False))
+    node_devices = {n.name: n.requested for n in plan.nodes}
+    calibrator = None
+    if calib is not None and not strongly:
+        from trtforge.calib import calibrator_from_cache
+
+        calibrator = calibrator_from_cache(target.info.module, calib.cache_path, calib.key)
+    cache = config.artifact_dir.parent / TIMING_CACHE.format(flavour=target.info.flavour,
+                                                             version=target.info.version)
+    return engine_from_onnx(onnx_path, config, target, owners, node_devices, calibrator=calibrator,
+                            timing_cache=cache)
+
+
+def runs_on(target: BuildTarget, config: Config) -> str:
+    if target.gpu_only:
+        return f"GPU only: {target.reason}"
+    if target.dla_applied:
+        fallback = " with GPU fallback" if config.gpu_fallback else ""
+        return f"GPU + DLA core {config.dla_core}{fallback} (the runtime core is chosen when deserializing)"
+    return "GPU"
+
+
+def sidecar_from_build(config: Config, target: BuildTarget, built: EngineBuild, plan: Any, onnx_path: Path,
+                       engine_path: Path, inputs: dict[str, str], calib: Any, strongly: bool) -> dict[str, Any]:
+    predicted = {n.name: n.predicted for n in plan.nodes}
+    rows = [(layer.name, layer.owner, layer.device if target.dla_applied else _planned(layer, plan),
+             predicted.get(layer.node or "", layer.device) if layer.owner is not None else layer.device)
+            for layer in built.placement.layers]
+    table = by_submodule(rows, built.realized)
+    read_back = built.read_back
+    return {
+        "format": SIDECAR_FORMAT, "config": config.name,
+        "engine": {"file": engine_path.name, "bytes": len(built.plan), "sha256": sha256_bytes(built.plan),
+                   "gpu_only": target.gpu_only},
+        "tensorrt": {"flavour": target.info.flavour, "version": target.info.version, "label": target.info.label,
+                     "strongly_typed": strongly},
+        "runs_on": runs_on(target, config), "precision": config.precision, "io": list(built.io),
+        "dla": {"requested": config.uses_dla, "applied": target.dla_applied,
+                "core": config.dla_core if target.dla_applied else None, "cores_available": target.cores,
+                "reason": target.reason, "planned_layers": sum(r[2] == "DLA" for r in rows)},
+        "build": {"flags": list(built.flags), "seconds": round(built.seconds, 3),
+                  "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "onnx": _relative(onnx_path, config.artifact_dir),
+                  "read_back": {"default_device_type": read_back["default_device_type"],
+                                "DLA_core": read_back["DLA_core"], "GPU_FALLBACK": read_back["GPU_FALLBACK"],
+                                "layers_set": len(read_back["device_types"]),
+                                "layers_on_dla": sum(d == "DLA" for d in read_back["device_types"].values())}},
+        "placement": {"by_submodule": table, "realized_source": built.realized.source,
+                      "realized_fallbacks": list(built.realized.fallbacks),
+                      "drift": drift_from_table(table) if target.dla_applied else [],
+                      "gates": _realized_gates(config, target, plan, built),
+                      "helper_layers": {layer.name: {"device": layer.device, "rule": layer.rule}
+                                        for layer in built.placement.layers if layer.owner is None},
+                      "layer_device_types": plan.layer_device_types},
+        "commands": {"trtexec": "", "files": {}},
+        "inputs": inputs, "outputs": {"engine": sha256_bytes(built.plan)},
+    }
+
+
+def _planned(layer: Any, plan: Any) -> str:
+    """The requested device of a layer's node in the plan (what a DLA build would have applied)."""
+    requested = {n.name: n.requested for n in plan.nodes}
+    return requested.get(layer.node or "", "GPU")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(folder).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _realized_gates(config: Config, target: BuildTarget, plan: Any, built: EngineBuild) -> list[str]:
+    if not target.dla_applied or built.realized.devices is None:
+        return []
+    from trtforge.placement import check_gates
+
+    return check_gates(plan, config, built.realized.devices)
+
+
+def _enforce_realized_gates(config: Config, target: BuildTarget, plan: Any, built: EngineBuild) -> None:
+    if target.dla_applied and built.realized.devices is not None:
+        from trtforge.placement import enforce_gates
+
+        enforce_gates(plan, config, built.realized.devices)
+
+
+def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, plan: Any, onnx_path: Path,
+                    engine_path: Path, calib: Any, strongly: bool, record: dict[str, Any]) -> None:
+    """trtexec / nvinfer / Triton files beside the engine. trtexec reproduces the planned engine on the
+    config's target TensorRT ([target] tensorrt): weakly typed (tagged ONNX + flags + cache) before 11.4."""
+    folder = config.artifact_dir
+    target_strongly = config.target.tensorrt == "11.4+"
+    source = onnx_path if target_strongly == strongly else (
+        typed_onnx_for(config) if target_strongly else _tagged(config, False))
+    onnx_rel, engine_rel = Path(_relative(source, folder)), Path(engine_path.name)
+    cache = (Path(_relative(calib.cache_path, folder)) if calib is not None and not target_strongly else None)
+    trtexec = trtexec_command(config, onnx_rel, engine_rel, layer_device_types=plan.layer_device_types,
+                              strongly_typed=target_strongly, calib_cache=cache)
+    note = runs_on(target, config)
+    files = {"trtexec": f"{engine_path.name}.trtexec.sh", "deepstream": f"{engine_path.name}.nvinfer.txt",
+             "triton": f"{engine_path.name}.triton.pbtxt"}
+    write_atomic(folder / files["trtexec"], f"#!/bin/sh\n# reproduces {config.name} on TensorRT "
+                 f"{config.target.tensorrt} (run in the artifact folder); this engine: {note}\n{trtexec}\n")
+    write_atomic(folder / files["deepstream"], nvinfer_snippet(config, onnx_rel, engine_rel,
+                 dla_applied=target.dla_applied, calib_cache=cache, note=note))
+    write_atomic(folder / files["triton"], triton_snippet(config, engine_rel, built.io,
+                                                          dla_applied=target.dla_applied))
+    record["commands"] = {"trtexec": trtexec, "files": files}
+
+
+def summary_from_sidecar(record: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """What ``make engine`` prints: flavour, precision, size, build time, DLA share, islands, fallbacks."""
+    table = record["placement"]["by_submodule"]
+    layers = sum(row["layers"] for row in table.values())
+    realized = [row["realized_dla"] for row in table.values()]
+    on_dla = None if None in realized else sum(realized)
+    return {
+        "engine": record["engine"]["file"], "built_with": record["tensorrt"]["label"],
+        "runs_on": record["runs_on"], "precision": record["precision"],
+        "engine_size": f"{record['engine']['bytes'] / 1e6:.1f} MB", "build_time": f"{record['build']['seconds']:.2f} s",
+        "dla_share_planned": f"{plan['summary']['dla_node_share']:.3f} of nodes (predicted)",
+        "dla_share_realized": "unknown (log had no summary)" if on_dla is None else f"{on_dla}/{layers} layers",
+        "dla_islands_planned": plan["summary"]["islands"],
+        "fallbacks": f"{plan['summary']['fallbacks']} predicted, "
+                     f"{len(record['placement']['realized_fallbacks'])} in the build log",
+        "drift": "; ".join(record["placement"]["drift"]) or "none",
+    }
+
+
+def sidecar_text(record: dict[str, Any]) -> str:
+    return json_text(record)
