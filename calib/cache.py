@@ -125,9 +125,11 @@ class CacheKey:
                    trt_version=version_number(trt_version), algorithm=algorithm, target=target)
 
 
-def cache_file_name(trt_version: str, target: Target) -> str:
-    """``calib.trt100300.dla.cache``: one cache per TensorRT version and target in the same folder."""
-    return f"calib.trt{version_number(trt_version)}.{target}.cache"
+def cache_file_name(trt_version: str, target: Target, *, synthetic: bool = False) -> str:
+    """``calib.trt100300.dla.cache``: one cache per TensorRT version and target in the same folder; a cache made
+    from synthetic data says so in its name (``calib.trt100300.dla.SYNTHETIC.cache``), since the cache text
+    itself has no room for comments."""
+    return f"calib.trt{version_number(trt_version)}.{target}{'.SYNTHETIC' if synthetic else ''}.cache"
 
 
 def write_cache(ranges: Ranges, path: Path, trt_version: str, target: Target,

@@ -66,6 +66,12 @@ def qdq_from_ranges(onnx_path: Path, ranges: Ranges, out_path: Path) -> Path:
             node.inputs[1] = _weight_dq(graph, node, node.inputs[1])
     graph.cleanup().toposort()
     model = gs.export_onnx(graph)
+    provenance = {"trtforge.calibration_method": ranges.method, "trtforge.calibration_data": ranges.data_sha256}
+    if ranges.synthetic:
+        from trtforge.calib.data import SYNTHETIC_WARNING
+
+        provenance["trtforge.warning"] = SYNTHETIC_WARNING
+    onnx.helper.set_model_props(model, provenance)
     onnx.checker.check_model(model)
     return write_atomic(out_path, model.SerializeToString())
 

@@ -4,7 +4,8 @@ Artifacts (all written atomically, skipped when ``calib.json`` shows the same in
 
 - ``data_manifest.json``   what data was read (content hashes) and how it was cut and preprocessed
 - ``ranges.json``          tensor -> amax for the config's method (version-neutral) with provenance
-- ``calib.trt<N>.<target>.cache`` (+ ``.json`` key sidecar) TensorRT cache for version number N, gpu or dla
+- ``calib.trt<N>.<target>[.SYNTHETIC].cache`` (+ ``.json`` key sidecar) TensorRT cache for version number N,
+  gpu or dla
 - ``dynamic_ranges.json``  tensor -> [-amax, amax] for ``ITensor.dynamic_range``
 - ``qdq.onnx``             the Q/DQ model (TensorRT >= 11, TensorRT-RTX)
 - ``preview.json``         fake-quantized accuracy against FP32 on held-out batches, per method
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trtforge.calib.cache import CacheKey, Target, cache_file_name, dynamic_ranges_from_ranges, write_cache
-from trtforge.calib.data import SYNTHETIC_WARNING, manifest_from_source, manifest_hash, source_from_config
+from trtforge.calib.data import SYNTHETIC, SYNTHETIC_WARNING, manifest_from_source, manifest_hash, source_from_config
 from trtforge.calib.preview import Preview, agreement_from_models
 from trtforge.calib.qdq import qdq_from_ranges
 from trtforge.calib.ranges import METHODS, Ranges, ranges_by_method, read_ranges
@@ -83,7 +84,8 @@ def calib_for_config(config: Config, *, force: bool = False, trt_version: str | 
     version, target = cache_trt_version(config, trt_version), target_of(config)
     folder = config.artifact_dir / CALIB_DIR
     paths = {key: folder / name for key, name in FILES.items()}
-    paths["cache"] = folder / cache_file_name(version, target)
+    synthetic = config.calibration.data == SYNTHETIC
+    paths["cache"] = folder / cache_file_name(version, target, synthetic=synthetic)
     with stage("calib", config=config.name, onnx=tagged, data=config.calibration.data,
                method=config.calibration.method, trt_version=version, target=target) as done:
         source = source_from_config(config)
@@ -117,10 +119,10 @@ def _calibrate(config: Config, tagged: Path, source: object, manifest: dict[str,
     chosen = by_method[cal.method]
     write_json(paths["ranges"], chosen.to_json())
     write_cache(chosen, paths["cache"], version, target)
-    write_json(paths["dynamic_ranges"], {"format": 1, "method": chosen.method, "onnx_sha256": chosen.onnx_sha256,
-                                         "data_sha256": chosen.data_sha256, "synthetic_data": chosen.synthetic,
-                                         "ranges": {k: list(v) for k, v in
-                                                    dynamic_ranges_from_ranges(chosen).items()}})
+    dynamic = {"format": 1, "method": chosen.method, "onnx_sha256": chosen.onnx_sha256,
+               "data_sha256": chosen.data_sha256, "synthetic_data": chosen.synthetic,
+               "ranges": {k: list(v) for k, v in dynamic_ranges_from_ranges(chosen).items()}}
+    write_json(paths["dynamic_ranges"], {**dynamic, "warning": SYNTHETIC_WARNING} if chosen.synthetic else dynamic)
     qdq_from_ranges(tagged, chosen, paths["qdq"])
     write_json(paths["preview"], preview_from_ranges(tagged, by_method, paths["qdq"], cal.method, source).to_json())
 

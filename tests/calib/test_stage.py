@@ -125,6 +125,12 @@ def test_foreign_caches_are_rejected_with_the_reason(resnet18_calib: tuple[Confi
 def test_tiny_model_on_synthetic_data_says_so(tmp_path: Path) -> None:
     result = calib_for_config(_tiny(tmp_path, method="max"))
     assert result.synthetic and result.target == "gpu"
+    assert result.cache_path.name == "calib.trt100300.gpu.SYNTHETIC.cache"
+    assert "SYNTHETIC" in json.loads(result.dynamic_ranges_path.read_text())["warning"]
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(result.qdq_path)).metadata_props}
+    assert "SYNTHETIC" in props["trtforge.warning"] and props["trtforge.calibration_method"] == "max"
     ranges = json.loads(result.ranges_path.read_text())
     assert ranges["synthetic_data"] is True and "SYNTHETIC" in ranges["warning"]
     assert json.loads(result.manifest_path.read_text())["synthetic"] is True
