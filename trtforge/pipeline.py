@@ -46,6 +46,9 @@ def engine_from_config(config: Config, *, force: bool = False) -> dict[str, Any]
         calibrated = calib_for_config(config, force=force)
         summary.update(calib_cache=str(calibrated.cache_path), calib_qdq=str(calibrated.qdq_path),
                        calib_synthetic_data=calibrated.synthetic)
+    from trtforge.build import engine_for_config
+
+    summary.update(engine_for_config(config, force=force).summary)
     return summary
 
 
