@@ -152,13 +152,10 @@ def nodes_from_facts(facts: Sequence[NodeFacts], config: Config, target: RuleTar
         reasons = tuple(reasons_off_dla(node, target, rules)) if requested == "DLA" else ()
         predicted = "GPU" if reasons else requested
         plans.append(NodePlan(node.name, node.owner, node.op, requested, predicted, reasons, node.flops,
-                              node.op in layerless, tuple(t.name for t in node.activations()[:_n_in(node)]),
+                              node.op in layerless,
+                              tuple(t.name for t in node.inputs if t is not None and not t.const),
                               tuple(t.name for t in node.outputs)))
     return plans
-
-
-def _n_in(node: NodeFacts) -> int:
-    return sum(1 for t in node.inputs if t is not None and not t.const)
 
 
 def _check_keys_known(config: Config, folder: Path) -> None:
@@ -202,17 +199,19 @@ def island_groups(nodes: Sequence[NodePlan]) -> list[list[int]]:
     reach: list[set[int]] = []  # node index -> island roots that reach it (any path)
     via_gpu: list[set[int]] = []  # node index -> island roots that reach it through a GPU node
     island_of: dict[int, int] = {}
+    island_via: dict[int, set[int]] = {}  # island root -> island roots that reach one of its members via GPU
     for i, node in enumerate(nodes):
         preds = sorted({producer[t] for t in node.inputs if t in producer})
         anc = {find(r) for p in preds for r in reach[p]}
         gpu = {find(r) for p in preds for r in (reach[p] if _on_gpu(nodes[p]) else via_gpu[p])}
         if node.predicted == "DLA" and not node.layerless:
-            direct = {find(island_of[p]) for p in preds if p in island_of} - gpu
-            root = min(direct) if direct else i
-            parent.setdefault(i, i)
-            for other in direct:
-                parent[other] = root
+            joined = _joinable(sorted({find(island_of[p]) for p in preds if p in island_of} - gpu),
+                               {r: {find(x) for x in v} for r, v in island_via.items()})
+            root = min(joined) if joined else i
             parent[i] = root
+            island_via[root] = set(gpu).union(*(island_via.pop(r, set()) for r in joined))
+            for other in joined:
+                parent[other] = root
             island_of[i] = root
             anc.add(root)
         reach.append({find(r) for r in anc})
@@ -221,6 +220,15 @@ def island_groups(nodes: Sequence[NodePlan]) -> list[list[int]]:
     for i in sorted(island_of):
         groups.setdefault(find(i), []).append(i)
     return sorted(groups.values(), key=lambda members: members[0])
+
+
+def _joinable(candidates: list[int], island_via: Mapping[int, set[int]]) -> list[int]:
+    """The candidate islands that can merge into one convex island: none reaches another through GPU."""
+    joined: list[int] = []
+    for root in candidates:
+        if all(root not in island_via.get(j, set()) and j not in island_via.get(root, set()) for j in joined):
+            joined.append(root)
+    return joined
 
 
 def islands_count(plan: Plan, devices: Mapping[str, str]) -> int:

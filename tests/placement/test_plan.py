@@ -273,3 +273,24 @@ def test_trtforge_plan_prints_the_table_writes_the_files_and_then_skips(resnet18
     gated = main([*argv, "--set", "gates.min_dla_node_share=0.9"])
     assert gated == 2
     assert "predicted DLA node share 0.429 < min_dla_node_share 0.9" in capsys.readouterr().err
+
+
+def test_two_islands_do_not_merge_when_one_reaches_the_other_through_gpu(tmp_path: Path) -> None:
+    """p (DLA) -> erf (GPU) -> y1 (DLA); q (DLA); m = y1 + q joins y1 and q; n = p + q could join p's and
+    q's islands directly, but p's island reaches y1 through the erf: merged, the erf would sit inside."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["p"], name="m/Relu"),
+             helper.make_node("Erf", ["p"], ["e"], name="m/Erf"),
+             helper.make_node("Relu", ["e"], ["y1"], name="m/Relu.1"),
+             helper.make_node("Relu", ["x"], ["q"], name="m/Relu.2"),
+             helper.make_node("Add", ["y1", "q"], ["m"], name="m/Add"),
+             helper.make_node("Add", ["p", "q"], ["n"], name="m/Add.1")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_empty_tensor_value_info(n) for n in ("m", "n")])
+    path = tmp_path / "tagged.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    config = config_from_dict({"name": "convex", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
+    plan = plan_from_tagged(path, config)
+    assert [i.nodes for i in plan.islands] == [("m/Relu", "m/Add.1"), ("m/Relu.1", "m/Relu.2", "m/Add")]
