@@ -8,7 +8,7 @@ loadables around fallbacks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,21 @@ def trtexec_args(spec: str, config: Config) -> str:
     if spec:
         args.append(f"--layerDeviceTypes={spec}")
     return " ".join(args)
+
+
+def layer_devices(plan: Plan, layers: Iterable[tuple[str, str | None]], *,
+                  which: str = "requested") -> dict[str, str | None]:
+    """TensorRT layer name -> the plan's ``requested`` (or ``predicted``) device of the node it came from, for
+    ``(name, metadata)`` pairs of a parsed network; ``None`` for helper layers, which keep the default."""
+    from trtforge.placement.tagging import node_of_layer
+
+    by_node = {n.name: n for n in plan.nodes}
+    names = set(by_node)
+    devices: dict[str, str | None] = {}
+    for name, metadata in layers:
+        node = node_of_layer(name, metadata, names)
+        devices[name] = getattr(by_node[node], which) if node is not None else None
+    return devices
 
 
 def devices_from_spec(spec: str, layer_names: Sequence[str], default: str) -> dict[str, str]:

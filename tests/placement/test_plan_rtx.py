@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from trtforge.placement import node_of_layer, plan_from_tagged, requested_device
-from trtforge.placement.plan import devices_from_spec, trtexec_default
+from trtforge.placement.plan import devices_from_spec, layer_devices, trtexec_default
 
 from trtforge.config import load_config
 
@@ -47,9 +47,12 @@ def test_the_plan_applies_to_every_parsed_layer_that_maps_to_a_node(name: str, p
         planned = by_node[node]
         assert planned.requested == requested_device(tagged.owners[node], config.device_types,
                                                      config.default_device), layer.name
-        builder_config.set_device_type(layer, getattr(trt.DeviceType, planned.predicted))
-        assert builder_config.get_device_type(layer) == getattr(trt.DeviceType, planned.predicted)
+        builder_config.set_device_type(layer, getattr(trt.DeviceType, planned.requested))
+        assert builder_config.get_device_type(layer) == getattr(trt.DeviceType, planned.requested)
         assert builder_config.is_device_type_set(layer)
+    requested = layer_devices(plan, [(layer.name, layer.metadata) for layer in layers])
+    assert {name: device for name, device in requested.items() if device} == \
+        {name: by_node[node].requested for name, node in mapped.items() if node}
     spec = devices_from_spec(plan.layer_device_types, [layer.name for layer in layers], trtexec_default(config))
     assert {name: spec[name] for name, node in mapped.items() if node} == \
         {name: by_node[node].predicted for name, node in mapped.items() if node}  # `_<k>` layers included
