@@ -24,6 +24,8 @@ from trtforge.errors import TrtforgeError
 PLAN_FILE = "plan.json"
 REPORT_FILE = "report.md"
 PLAN_FORMAT = 1  # bump when the plan changes for the same inputs
+PLAN_KEYS = {"format", "config", "target", "inputs", "nodes", "islands", "transitions", "io", "layer_device_types",
+             "trtexec", "warnings", "summary", "outputs"}
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}  # bytes per element of a tensor crossing GPU<->DLA
 
 
@@ -437,6 +439,10 @@ def load_plan(path: Path) -> dict[str, Any]:
     record = read_json(source / PLAN_FILE if source.is_dir() else source, what="placement plan")
     if record.get("format") != PLAN_FORMAT:
         raise TrtforgeError.of(f"a plan of format {PLAN_FORMAT} at {source}", found=record.get("format"),
+                               fix="run `trtforge plan --force` again")
+    if set(record) != PLAN_KEYS:
+        odd = sorted(set(record) ^ PLAN_KEYS)
+        raise TrtforgeError.of(f"the keys of a plan at {source}", found=f"unknown or missing {', '.join(odd)}",
                                fix="run `trtforge plan --force` again")
     return dict(record)
 

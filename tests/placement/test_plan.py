@@ -120,6 +120,9 @@ def test_the_plan_is_deterministic_and_records_its_inputs(resnet18_tagged, tmp_p
     assert set(record["inputs"]) == {"tagged", "config", "rules", "planner"}
     assert record["target"] == {"platform": "orin", "tensorrt": "10.x", "precision": "fp16", "dla_core": "0"}
     assert plan_from_json(record) == plan_from_tagged(tagged.tagged_path, config)
+    first.write_text(json_text({**record, "extra": 1}))
+    with pytest.raises(TrtforgeError, match="unknown or missing extra"):
+        load_plan(tmp_path / "a")
     other = plan_from_tagged(tagged.tagged_path, dataclasses.replace(config, device_types={"layer1": "DLA"}))
     assert other.inputs["config"] != record["inputs"]["config"]
 
