@@ -4,7 +4,9 @@ TensorRT's entropy method (``IInt8EntropyCalibrator2``, GTC 2017 "8-bit Inferenc
 a histogram of |x| with 2048 bins over [0, max|x|]; for every candidate i = 128 .. 2048 the reference
 distribution P is bins[0:i] with everything beyond folded into bin i-1, the candidate Q is bins[0:i] merged into
 128 quantization levels and spread back over the non-empty bins; the threshold minimising KL(P || Q) is
-``(i + 0.5) * bin_width`` and the scale is ``threshold / 127``.
+``(i + 0.5) * bin_width`` and the scale is ``threshold / 127``. TensorRT's code is closed; where the talk is
+silent this follows NVIDIA's open pytorch-quantization: bin j belongs to level floor(j * 128 / i), and the zero
+bin is damped to its neighbour's count before the search (``amax_entropy``).
 
 The histogram range is fixed by a first pass (max|x| over all batches), so the 2048 bins span exactly
 [0, max|x|] as in the published algorithm, and memory never grows with the number of batches.
@@ -80,10 +82,16 @@ def entropy_bin(counts: FloatArray, *, levels: int = LEVELS, start: int = START_
 
 
 def amax_entropy(hist: AbsHistogram) -> float:
-    """TensorRT's entropy threshold: ``(i + 0.5) * bin_width`` for the KL-minimising i, never above max|x|."""
+    """TensorRT's entropy threshold: ``(i + 0.5) * bin_width`` for the KL-minimising i, never above max|x|.
+
+    The zero bin is first damped to its neighbour's count (``bins[0] = bins[1]``, as NVIDIA's open
+    pytorch-quantization ``HistogramCalibrator`` does): without it the spike of exact zeros after a ReLU dominates
+    the KL search and clips ReLU outputs to a fraction of their range."""
     if hist.counts.sum() == 0 or hist.limit <= 0:
         return MIN_AMAX
-    return max(min((entropy_bin(hist.counts) + 0.5) * hist.bin_width, hist.limit), MIN_AMAX)
+    counts = hist.counts.copy()
+    counts[0] = counts[1]
+    return max(min((entropy_bin(counts) + 0.5) * hist.bin_width, hist.limit), MIN_AMAX)
 
 
 def _kl_block(counts: FloatArray, candidates: npt.NDArray[np.int64], levels: int) -> FloatArray:

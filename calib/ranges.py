@@ -220,7 +220,7 @@ def ranges_by_method(onnx_path: Path, source: Any, data_sha256: str, *, percenti
         if method != "max":
             params.update(bins=BINS, histogram="abs", range="[0, max|x|]")
         if method == "entropy":
-            params.update(levels=LEVELS, threshold="(i + 0.5) * bin_width")
+            params.update(levels=LEVELS, threshold="(i + 0.5) * bin_width", zero_bin="bins[0] = bins[1]")
         if method == "percentile":
             params.update(percentile=percentile)
         result[method] = Ranges(amax=equalize_ranges(amax, groups) if groups else amax, method=method,

@@ -12,7 +12,8 @@ from trtforge.calib.histogram import BINS, AbsHistogram, amax_entropy, amax_perc
 
 
 def reference_threshold_bin(bins: list[float]) -> int:
-    """GTC 2017 pseudo-code, line by line, with plain Python loops (independent of the vectorised version)::
+    """GTC 2017 pseudo-code, line by line, with plain Python loops (independent of the vectorised version),
+    after pytorch-quantization's zero-bin damping (``bins[0] = bins[1]``)::
 
         for i in range(128, len(bins) + 1):
             reference_distribution_P = [bins[0], ..., bins[i-1]]
@@ -22,6 +23,7 @@ def reference_threshold_bin(bins: list[float]) -> int:
             divergence[i] = KL_divergence(P, Q)
         m = argmin(divergence); threshold = (m + 0.5) * bin_width
     """
+    bins = [bins[1], *bins[1:]]
     best_i, best = -1, math.inf
     for i in range(128, len(bins) + 1):
         p = list(bins[:i])
@@ -80,7 +82,18 @@ def test_entropy_threshold_matches_reference_within_one_bin(kind: str) -> None:
     reference_bin = reference_threshold_bin([float(c) for c in hist.counts])
     reference_amax = (reference_bin + 0.5) * hist.bin_width
     assert abs(amax_entropy(hist) - reference_amax) <= hist.bin_width
-    assert abs(entropy_bin(hist.counts) - reference_bin) <= 1
+    damped = hist.counts.copy()
+    damped[0] = damped[1]
+    assert abs(entropy_bin(damped) - reference_bin) <= 1
+
+
+def test_relu_outputs_are_not_clipped_by_the_spike_of_zeros() -> None:
+    """Half the values of a ReLU output are exactly 0; the damped zero bin keeps the threshold near the tail."""
+    values = np.maximum(_samples("gaussian", np.random.default_rng(5)), 0.0)
+    hist = _histogram(values)
+    assert amax_entropy(hist) > 0.8 * hist.limit
+    undamped = (entropy_bin(hist.counts) + 0.5) * hist.bin_width
+    assert undamped < 0.7 * hist.limit  # the plain GTC search would clip it hard
 
 
 def test_entropy_clips_outliers_but_not_uniform_data() -> None:
