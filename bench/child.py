@@ -23,6 +23,8 @@ def workload_from_spec(spec: ProcessSpec) -> Workload:
         synthetic = workloads.Synthetic(seconds=spec.synthetic_s, fail_after=spec.fail_after,
                                         hang=spec.hang)  # type: ignore[arg-type]
         return workloads.synthetic_workload(synthetic)
+    if spec.runtime not in ("torch", "onnxruntime", "tensorrt"):
+        raise ValueError(f"unknown runtime {spec.runtime!r}")
     from trtforge.config import load_config
 
     config = load_config(spec.config, list(spec.overrides))
@@ -33,9 +35,7 @@ def workload_from_spec(spec: ProcessSpec) -> Workload:
                                                   precision=spec.precision)
         workload.label["onnx_kind"] = spec.onnx_kind
         return workload
-    if spec.runtime == "tensorrt":
-        return workloads.tensorrt_workload(config, Path(spec.engine), dla_core=spec.dla_core)
-    raise ValueError(f"unknown runtime {spec.runtime!r}")
+    return workloads.tensorrt_workload(config, Path(spec.engine), dla_core=spec.dla_core)
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,40 +57,45 @@ class _Child:
     index: int
     spec: ProcessSpec
     proc: subprocess.Popen[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    stderr_path: Path | None = None
+    stderr_path: Path
+
+    @property
+    def name(self) -> str:
+        return f"process {self.index} ({self.spec.config or self.spec.runtime})"
 
     def error_text(self) -> str:
-        text = self.stderr_path.read_text(errors="replace") if self.stderr_path and self.stderr_path.exists() else ""
+        text = self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
         lines = [line for line in text.strip().splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("ERROR ")]
         return errors[-1][6:] if errors else " | ".join(lines[-3:]) or "no error output"
+
+
+Lines = queue.Queue[tuple[int, str | None]]
 
 
 def results_from_processes(specs: Sequence[ProcessSpec], *, window_s: float, timeout_s: float,
                            log_dir: Path) -> list[dict[str, Any]]:
     """Start every child, align them on a barrier, time the same window; per-process results in spec order."""
     children: list[_Child] = []
+    lines: Lines = queue.Queue()
     try:
         for index, spec in enumerate(specs):
-            children.append(_start_child(index, spec, log_dir))
-        for child in children:
-            _expect(child, "READY", deadline=time.monotonic() + timeout_s, phase="setup and warm-up")
+            children.append(_start_child(index, spec, log_dir, lines))
+        _expect_all(children, lines, "READY", deadline=time.monotonic() + timeout_s, phase="setup and warm-up")
         start = time.time() + START_DELAY_S
         for child in children:
             _send(child, f"GO {start!r} {start + window_s!r}\n")
         deadline = time.monotonic() + START_DELAY_S + window_s + timeout_s
-        results = [json.loads(_expect(child, "RESULT", deadline=deadline, phase="the timed window"))
-                   for child in children]
+        found = _expect_all(children, lines, "RESULT", deadline=deadline, phase="the timed window")
         for child in children:
             child.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        return results
+        return [json.loads(found[child.index]) for child in children]
     finally:
         for child in children:
             _kill_group(child.proc)
 
 
-def _start_child(index: int, spec: ProcessSpec, log_dir: Path) -> _Child:
+def _start_child(index: int, spec: ProcessSpec, log_dir: Path, lines: Lines) -> _Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / f"process{index}.stderr.log"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -98,38 +103,43 @@ def _start_child(index: int, spec: ProcessSpec, log_dir: Path) -> _Child:
         proc = subprocess.Popen([sys.executable, "-m", "trtforge.bench.child", spec.to_json()],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                 start_new_session=True, env=env)
-    child = _Child(index=index, spec=spec, proc=proc, stderr_path=stderr_path)
     assert proc.stdout is not None
-    threading.Thread(target=_pump, args=(proc.stdout, child.lines), daemon=True).start()
-    return child
+    threading.Thread(target=_pump, args=(index, proc.stdout, lines), daemon=True).start()
+    return _Child(index=index, spec=spec, proc=proc, stderr_path=stderr_path)
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+def _pump(index: int, stream: IO[str], lines: Lines) -> None:
     for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)  # end of output: the child exited or closed stdout
+        lines.put((index, line.rstrip("\n")))
+    lines.put((index, None))  # end of output: the child exited or closed stdout
 
 
-def _expect(child: _Child, word: str, *, deadline: float, phase: str) -> str:
-    """The rest of the child's next ``word ...`` line; a crash, an early exit or the deadline fails the run."""
-    name = f"process {child.index} ({child.spec.config or child.spec.runtime})"
-    while True:
+def _expect_all(children: list[_Child], lines: Lines, word: str, *, deadline: float, phase: str) -> dict[int, str]:
+    """The rest of every child's next ``word ...`` line. The first child to exit early fails the run at once;
+    the deadline fails it with the children that have not answered."""
+    found: dict[int, str] = {}
+    while len(found) < len(children):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TrtforgeError.of(f"{name} to finish {phase} in time",
-                                   found=f"no {word} after the timeout; it was killed",
+            late = [c for c in children if c.index not in found]
+            raise TrtforgeError.of(f"{', '.join(c.name for c in late)} to finish {phase} in time",
+                                   found=f"no {word} after the timeout; killed",
                                    fix="raise [bench] timeout_s, or look for a hang in the child")
         try:
-            line = child.lines.get(timeout=min(remaining, 0.5))
+            index, line = lines.get(timeout=min(remaining, 0.5))
         except queue.Empty:
             continue
+        child = children[index]
+        if line is None and index in found:
+            continue  # it answered, then exited (after RESULT)
         if line is None:
             code = child.proc.wait()
-            raise TrtforgeError.of(f"{name} to finish {phase}",
+            raise TrtforgeError.of(f"{child.name} to finish {phase}",
                                    found=f"it exited with code {code}: {child.error_text()}",
                                    fix=f"see {child.stderr_path}")
-        if line.startswith(word):
-            return line[len(word):].strip()
+        if line.startswith(word) and index not in found:
+            found[index] = line[len(word):].strip()
+    return found
 
 
 def _send(child: _Child, text: str) -> None:

@@ -39,10 +39,13 @@ def inputs_from_config(config: Config, *, batch: int | None = None, seed: int | 
 
 
 def synthetic_workload(spec: Synthetic, *, batch: int = 1) -> Workload:
-    """Sleep most of ``seconds``, then spin to the exact deadline, so each step lasts ``seconds``."""
+    """Each step ends ``seconds`` after the previous one ended (a metronome: sleep, then spin to the deadline),
+    so a run of back-to-back steps lasts exactly ``steps * seconds`` even when the OS preempts a step briefly;
+    after a pause longer than half a step the metronome restarts from now."""
     if spec.hang == "setup":
         time.sleep(1e6)
     steps = [0]
+    deadline = [0.0]
 
     def step() -> None:
         steps[0] += 1
@@ -50,10 +53,11 @@ def synthetic_workload(spec: Synthetic, *, batch: int = 1) -> Workload:
             raise RuntimeError(f"synthetic failure at step {steps[0]}")
         if spec.hang == "window" and steps[0] > 1:
             time.sleep(1e6)
-        deadline = time.perf_counter() + spec.seconds
-        if spec.seconds > 0.003:
-            time.sleep(spec.seconds - 0.002)
-        while time.perf_counter() < deadline:
+        now = time.perf_counter()
+        deadline[0] = deadline[0] + spec.seconds if now - deadline[0] < spec.seconds / 2 else now + spec.seconds
+        if deadline[0] - now > 0.003:
+            time.sleep(deadline[0] - now - 0.002)
+        while time.perf_counter() < deadline[0]:
             pass
 
     return Workload(step=step, batch=batch, label={"runtime": "synthetic", "device": "cpu",
