@@ -40,6 +40,20 @@ def _requested(counts: Counter[str]) -> str:
     return " + ".join(f"{counts[d]} {d}" for d in ("DLA", "GPU") if counts[d])
 
 
+def hints_for(nodes: list[NodePlan]) -> dict[str, str]:
+    """The rewrite hints (``dla_rules.json``) for these fallbacks, by op first, then by rule id."""
+    from trtforge.placement.rules import load_rules
+
+    table = load_rules()["hints"]
+    found: dict[str, str] = {}
+    for node in nodes:
+        keys = [node.op] + [reason.split(":")[0] for reason in node.reasons]
+        key = next((k for k in keys if k in table and k != "about"), None)
+        if key is not None:
+            found.setdefault(key, table[key])
+    return found
+
+
 HEADER = ["submodule", "nodes", "requested", "DLA", "GPU", "fallbacks (rule x nodes)", "islands", "transitions"]
 
 
@@ -70,6 +84,9 @@ def report_from_plan(plan: Plan) -> str:
     if fallbacks:
         parts += ["## Predicted fallbacks to GPU", ""]
         parts += [f"- `{n.name}` ({n.op}): {'; '.join(n.reasons)}" for n in fallbacks] + [""]
+        hints = hints_for(fallbacks)
+        if hints:
+            parts += ["Rewrite hints:", ""] + [f"- {key}: {text}" for key, text in hints.items()] + [""]
     if plan.islands:
         parts += ["## DLA islands", ""]
         parts += [f"- island {i.index}: {len(i.nodes)} nodes in {', '.join(i.owners)}, `{i.nodes[0]}` .. "

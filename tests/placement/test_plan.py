@@ -167,6 +167,11 @@ def test_ops_dla_cannot_run_fall_back_with_their_reasons_and_split_islands(unfri
     assert [len(i.nodes) for i in plan.islands] == [2, 2, 3, 1]
     assert len(plan.transitions) == 7
     assert sum("transitions likely cost more" in w for w in plan.warnings) == 4  # tiny islands, 16x16 maps
+    from trtforge.placement.report import report_from_plan
+
+    report = report_from_plan(plan)
+    assert "- `pool/MaxPool` (MaxPool): pool.window: window 9x9 > 8" in report
+    assert "- pool.window: stack smaller pools: a stride-1 9x9 max-pool equals two stride-1 5x5" in report
 
 
 @pytest.mark.torch

@@ -30,6 +30,11 @@ def test_every_rule_carries_a_source_and_a_known_check() -> None:
             assert check["source"] and check["check"] in CHECKS, (op, check)
     assert all(v["source"] for v in rules["general"].values() if isinstance(v, dict))
     assert all(text for text in rules["not_on_dla"].values())
+    ids = {c["id"] for spec in rules["ops"].values() for c in spec["checks"]} | {"op.line", "op.unsupported"}
+    ids |= {f"general.{k}" for k in ("rank", "static", "precision", "dtype", "batch", "dims")}
+    ops = set(rules["ops"]) | set(rules["not_on_dla"]) | {"Gelu"}
+    for key in rules["hints"]:
+        assert key == "about" or key in ids or key in ops, key
 
 
 @pytest.mark.parametrize(("kernel", "expected"), [(32, []), (33, ["conv.kernel: kernel 33x33 > 32"])])
