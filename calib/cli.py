@@ -19,17 +19,13 @@ def register(sub: Any) -> None:
 
 
 def _calib(args: argparse.Namespace) -> int:
-    from trtforge.calib.preview import Preview, PreviewRow, table_from_preview
+    from trtforge.calib.preview import Preview, table_from_preview
     from trtforge.calib.stage import calib_for_config
 
     from trtforge.cli import config_from_args
 
     result = calib_for_config(config_from_args(args), force=args.force, trt_version=args.trt_version)
-    data = result.preview()
-    preview = Preview(rows=[PreviewRow(**row) for row in data["rows"]],  # type: ignore[attr-defined]
-                      chosen=str(data["chosen_method"]), synthetic=bool(data["synthetic_data"]),
-                      holdout_batches=int(data["holdout_batches"]),  # type: ignore[call-overload]
-                      notes=list(data["notes"]))  # type: ignore[call-overload]
+    preview = Preview.from_json(result.preview())
     print(table_from_preview(preview))
     print(f"cache    {result.cache_path}  (TensorRT {result.trt_version}, {result.target})")
     print(f"qdq      {result.qdq_path}")

@@ -66,6 +66,12 @@ class Preview:
                 "holdout_batches": self.holdout_batches, "rows": [asdict(r) for r in self.rows],
                 "notes": self.notes}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Preview:
+        return cls(rows=[PreviewRow(**row) for row in data["rows"]], chosen=str(data["chosen_method"]),
+                   synthetic=bool(data["synthetic_data"]), holdout_batches=int(data["holdout_batches"]),
+                   notes=[str(n) for n in data["notes"]])
+
 
 def _session(path: Path) -> Any:
     import onnxruntime as ort

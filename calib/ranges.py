@@ -11,10 +11,10 @@ applied on request by taking the largest amax of each group.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from trtforge.calib.histogram import (
@@ -30,6 +30,11 @@ from trtforge.calib.histogram import (
 from trtforge.artifacts import read_json, sha256_file
 from trtforge.errors import TrtforgeError
 from trtforge.log import logger, progress
+
+if TYPE_CHECKING:
+    from trtforge.calib.data import DataSource
+
+    from trtforge.config import Config
 
 RANGES_FORMAT = 1
 METHODS = ("entropy", "max", "percentile")
@@ -122,8 +127,8 @@ class Statistics:
     batches: int
 
 
-def statistics_from_batches(session: Any, names: list[str], batches: Any, count: int,
-                            *, histograms: bool = True) -> Statistics:
+def statistics_from_batches(session: Any, names: list[str], batches: Callable[[], Iterable[dict[str, np.ndarray]]],
+                            count: int, *, histograms: bool = True) -> Statistics:
     """Stream ``batches`` (a callable returning a fresh iterator) through the session once or twice."""
     maxima = dict.fromkeys(names, 0.0)
     for outputs in _runs(session, names, batches(), count, "calibration pass 1/2 (max)" if histograms else
@@ -199,7 +204,7 @@ def equalize_ranges(amax: Mapping[str, float], groups: Iterable[set[str]]) -> di
 # ---------------------------------------------------------------------------------------------- the step
 
 
-def ranges_by_method(onnx_path: Path, source: Any, data_sha256: str, *, percentile: float,
+def ranges_by_method(onnx_path: Path, source: DataSource, data_sha256: str, *, percentile: float,
                      dla_equal: bool) -> dict[str, Ranges]:
     """Ranges of every method from one collection (the preview compares them; one is the config's)."""
     import onnx
@@ -229,7 +234,7 @@ def ranges_by_method(onnx_path: Path, source: Any, data_sha256: str, *, percenti
     return result
 
 
-def ranges_from_data(onnx_path: Path, config: Any, *, method: str | None = None) -> Ranges:
+def ranges_from_data(onnx_path: Path, config: Config, *, method: str | None = None) -> Ranges:
     """The config's INT8 ranges for ``onnx_path`` (``method`` overrides ``config.calibration.method``)."""
     from trtforge.calib.data import manifest_from_source, manifest_hash, source_from_config
 

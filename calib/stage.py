@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trtforge.calib.cache import CacheKey, Target, cache_file_name, dynamic_ranges_from_ranges, write_cache
-from trtforge.calib.data import SYNTHETIC, SYNTHETIC_WARNING, manifest_from_source, manifest_hash, source_from_config
+from trtforge.calib.data import (
+    SYNTHETIC,
+    SYNTHETIC_WARNING,
+    DataSource,
+    manifest_from_source,
+    manifest_hash,
+    source_from_config,
+)
 from trtforge.calib.preview import Preview, agreement_from_models
 from trtforge.calib.qdq import qdq_from_ranges
 from trtforge.calib.ranges import METHODS, Ranges, ranges_by_method, read_ranges
@@ -110,7 +117,7 @@ def calib_for_config(config: Config, *, force: bool = False, trt_version: str | 
                        synthetic=ranges.synthetic, reused=reused)
 
 
-def _calibrate(config: Config, tagged: Path, source: object, manifest: dict[str, object],
+def _calibrate(config: Config, tagged: Path, source: DataSource, manifest: dict[str, object],
                paths: dict[str, Path], version: str, target: Target) -> None:
     cal = config.calibration
     write_json(paths["manifest"], manifest)
@@ -128,10 +135,9 @@ def _calibrate(config: Config, tagged: Path, source: object, manifest: dict[str,
 
 
 def preview_from_ranges(tagged: Path, by_method: dict[str, Ranges], chosen_qdq: Path, chosen: str,
-                        source: object) -> Preview:
+                        source: DataSource) -> Preview:
     """Accuracy of every method's Q/DQ model on the held-out batches (the chosen one is ``chosen_qdq``)."""
-    holdout = getattr(source, "holdout", 0)
-    synthetic = bool(getattr(source, "synthetic", False))
+    holdout, synthetic = source.holdout, source.synthetic
     notes = [f"WARNING: {SYNTHETIC_WARNING}"] if synthetic else []
     if holdout == 0:
         notes.append("no held-out batches ([calibration] holdout_batches = 0): preview skipped")
@@ -139,5 +145,5 @@ def preview_from_ranges(tagged: Path, by_method: dict[str, Ranges], chosen_qdq: 
     with tempfile.TemporaryDirectory(prefix="trtforge-preview-") as tmp:
         models = {m: chosen_qdq if m == chosen else qdq_from_ranges(tagged, by_method[m], Path(tmp) / f"{m}.onnx")
                   for m in METHODS}
-        rows = agreement_from_models(tagged, models, source.batches("holdout"))  # type: ignore[attr-defined]
+        rows = agreement_from_models(tagged, models, source.batches("holdout"))
     return Preview(rows=rows, chosen=chosen, synthetic=synthetic, holdout_batches=holdout, notes=notes)
