@@ -138,11 +138,12 @@ def plan_from_tagged(tagged_path: Path, config: Config) -> Plan:
     transitions = transitions_from_nodes(nodes, tensors, config)
     budget = int(general_value("loadables_per_core", target))
     spec = layer_device_types(nodes, config)
+    io = io_on_dla(nodes, facts)
     return Plan(config.name, {"platform": target.platform, "tensorrt": target.tensorrt,
                               "precision": target.precision, "dla_core": str(config.dla_core)},
                 plan_inputs(Path(tagged_path), config), tuple(nodes), tuple(islands), tuple(transitions),
-                tuple(io_on_dla(nodes, facts)), budget, spec, trtexec_args(spec, config),
-                tuple(plan_warnings(nodes, islands, transitions, config, budget)))
+                tuple(io), budget, spec, trtexec_args(spec, config),
+                tuple(plan_warnings(nodes, islands, transitions, config, budget) + _io_warning(io, config)))
 
 
 def nodes_from_facts(facts: Sequence[NodeFacts], config: Config, target: RuleTarget) -> list[NodePlan]:
@@ -332,6 +333,14 @@ def plan_warnings(nodes: Sequence[NodePlan], islands: Sequence[Island], transiti
         warnings.append(f"TensorRT {target.tensorrt} is not shipped for Xavier (JetPack 5 / TensorRT 8.5 is "
                         "its last line): the plan uses the Orin-era rules with Xavier's limits")
     return warnings
+
+
+def _io_warning(io: Sequence[Mapping[str, Any]], config: Config) -> list[str]:
+    if not io or config.gpu_fallback:
+        return []
+    tensors = ", ".join(sorted({str(e["tensor"]) for e in io}))
+    return [f"engine I/O {tensors} is read or written on DLA with gpu_fallback = false: the build needs "
+            "DLA-native I/O formats (e.g. --inputIOFormats=fp16:chw16), since the reformats run on GPU"]
 
 
 # ---------------------------------------------------------------------------------------------- trtexec

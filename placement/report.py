@@ -96,6 +96,10 @@ def report_from_plan(plan: Plan) -> str:
         parts += ["## GPU<->DLA transitions", ""]
         parts += [f"- {t.direction} `{t.tensor}` {list(t.shape)} ({t.bytes} bytes): `{t.producer}` -> "
                   f"{', '.join(f'`{c}`' for c in t.consumers)}" for t in plan.transitions] + [""]
+    if plan.io:
+        parts += ["## Engine inputs and outputs on DLA", ""]
+        parts += [f"- {e['kind']} `{e['tensor']}` at `{e['node']}` (reformatted on the GPU unless its I/O format "
+                  "is DLA-native)" for e in plan.io] + [""]
     if plan.warnings:
         parts += ["## Warnings", ""] + [f"- {w}" for w in plan.warnings] + [""]
     parts += ["## Reproduce with trtexec", "", "```", f"trtexec --onnx=tagged.onnx {plan.trtexec}".rstrip(), "```",

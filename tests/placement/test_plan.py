@@ -187,6 +187,10 @@ def test_fallback_off_fails_before_any_build_naming_the_nodes(unfriendly) -> Non
                                                                            "act": "GPU", "": "DLA"})
     with pytest.raises(TrtforgeError, match="/Gather"):  # the root's own Gather still asks for DLA
         plan_from_tagged(tagged, on_gpu)
+    runs = dataclasses.replace(on_gpu, device_types={**on_gpu.device_types, "": "GPU", "stem": "DLA"})
+    plan = plan_from_tagged(tagged, runs)  # only the stem on DLA, and it reads the engine input x
+    assert [(e["kind"], e["tensor"]) for e in plan.io] == [("input", "x")]
+    assert plan.warnings[-1].startswith("engine I/O x is read or written on DLA with gpu_fallback = false")
 
 
 def test_more_islands_than_loadables_per_core_warns(tmp_path: Path) -> None:
