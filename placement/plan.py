@@ -4,6 +4,17 @@
 byte-identical ``plan.json``. Island prediction: DLA nodes are grouped in graph order into convex DLA
 subgraphs (a node does not join an island that reaches it through a GPU node), which is how TensorRT must cut
 loadables around fallbacks.
+
+plan.json (format 1; canonical JSON, unknown keys rejected by ``load_plan``):
+  format, config, target {platform, tensorrt, precision, dla_core},
+  inputs {tagged, config, rules, planner} (hashes), outputs {report} (hash of report.md),
+  nodes [{name (= TensorRT layer name), owner, op, requested, predicted, reasons [str], flops, layerless,
+          inputs, outputs}] in graph order,
+  islands [{index, nodes, owners, flops, weight_bytes, activation_bytes, boundary_bytes}],
+  transitions [{tensor, shape, bytes, producer, consumers, direction}], io [{tensor, node, kind}],
+  layer_device_types (trtexec --layerDeviceTypes value), trtexec (its DLA arguments), warnings [str],
+  summary {nodes, requested_dla, predicted_dla, predicted_gpu, fallbacks, dla_node_share, dla_flops_share,
+           islands, loadable_budget, transitions}.
 """
 
 from __future__ import annotations
