@@ -1,10 +1,14 @@
 """Measured: calibration memory stays flat while the number of batches grows (streamed histograms).
 
-The peak of Python-visible allocations (numpy arrays included, via tracemalloc) while collecting ranges for N
-and 4N batches must be about the same, although 4N batches push four times as many activations through."""
+The peak of Python-visible allocations (numpy arrays included, via tracemalloc) and the peak resident set size of a
+fresh process (ONNX Runtime's own buffers included) while collecting ranges for N and 4N batches must be about the
+same, although 4N batches push four times as many activations through."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -37,6 +41,27 @@ def _peak_bytes(onnx_path: Path, batches: int, out: Path) -> tuple[int, int]:
     return peak, per_batch * batches
 
 
+_RSS_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from trtforge.calib.ranges import ranges_from_data
+from trtforge.config import config_from_dict
+config = config_from_dict(json.loads(sys.argv[1]))
+ranges_from_data(Path(sys.argv[2]), config)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _peak_rss_kib(onnx_path: Path, batches: int, out: Path) -> int:
+    """Peak RSS of a fresh process that collects the ranges of ``batches`` batches."""
+    raw = {"name": "nested_mem", "model": "tiny_models:nested", "inputs": {"x": [3, 64, 64]}, "outputs": ["y"],
+           "max_batch_size": 4, "precision": "int8", "output_dir": str(out),
+           "calibration": {"batches": batches, "holdout_batches": 0}}
+    done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, json.dumps(raw), str(onnx_path)], capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout.split()[-1])
+
+
 def test_peak_memory_is_flat_in_the_number_of_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from trtforge.pipeline import tagged_from_config
 
@@ -53,3 +78,8 @@ def test_peak_memory_is_flat_in_the_number_of_batches(tmp_path: Path, capsys: py
               f"({streamed_large / 2**20:.1f} MiB streamed); growth {100 * (large / small - 1):+.1f} %")
     assert streamed_large >= 4 * streamed_small > 0
     assert large < 1.10 * small, (small, large)  # storing activations would grow ~4x
+    rss_small, rss_large = _peak_rss_kib(onnx_path, 8, tmp_path), _peak_rss_kib(onnx_path, 32, tmp_path)
+    with capsys.disabled():
+        print(f"calibration peak RSS of a fresh process: 8 batches {rss_small / 1024:.0f} MiB, 32 batches "
+              f"{rss_large / 1024:.0f} MiB; growth {100 * (rss_large / rss_small - 1):+.1f} %")
+    assert rss_large < 1.10 * rss_small, (rss_small, rss_large)
