@@ -306,3 +306,24 @@ def test_two_islands_do_not_merge_when_one_reaches_the_other_through_gpu(tmp_pat
     config = config_from_dict({"name": "convex", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
     plan = plan_from_tagged(path, config)
     assert [i.nodes for i in plan.islands] == [("m/Relu", "m/Add.1"), ("m/Relu.1", "m/Relu.2", "m/Add")]
+
+
+def test_constant_nodes_make_no_layer_and_no_island(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Constant", [], ["k"], name="m/Constant",
+                              value=numpy_helper.from_array(np.ones((1, 4, 1, 1), np.float32))),
+             helper.make_node("Relu", ["x"], ["a"], name="m/Relu"),
+             helper.make_node("Mul", ["a", "k"], ["y"], name="m/Mul")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_empty_tensor_value_info("y")])
+    path = tmp_path / "tagged.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    config = config_from_dict({"name": "const", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
+    plan = plan_from_tagged(path, config)
+    assert [(n.name, n.layerless, n.predicted, n.inputs) for n in plan.nodes] == [
+        ("m/Constant", True, "DLA", ()), ("m/Relu", False, "DLA", ("x",)), ("m/Mul", False, "DLA", ("a",))]
+    assert [i.nodes for i in plan.islands] == [("m/Relu", "m/Mul")]
+    assert plan.to_json()["summary"]["nodes"] == 2
