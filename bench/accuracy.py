@@ -81,8 +81,15 @@ def _cast_feeds(runner: Any, feeds: Feeds) -> Feeds:
     cast = []
     for feed in feeds:
         items = zip(metadata.items(), feed.values(), strict=True)
-        cast.append(OrderedDict((name, value.astype(meta.dtype)) for (name, meta), value in items))
+        cast.append(OrderedDict((name, value.astype(_numpy_dtype(meta.dtype))) for (name, meta), value in items))
     return cast
+
+
+def _numpy_dtype(dtype: Any) -> Any:
+    """A numpy dtype from polygraphy's ``DataType`` (or a numpy dtype already)."""
+    from polygraphy.datatype import DataType
+
+    return DataType.to_dtype(dtype, "numpy") if isinstance(dtype, DataType) else dtype
 
 
 def metrics_from_outputs(reference: list[dict[str, Any]], candidate: list[dict[str, Any]], name: str
@@ -110,11 +117,14 @@ def metrics_from_outputs(reference: list[dict[str, Any]], candidate: list[dict[s
 def polygraphy_passes(reference: list[dict[str, Any]], candidate: list[dict[str, Any]], *, atol: float,
                       rtol: float) -> dict[str, bool]:
     """Per output: polygraphy's element-wise check (``CompareFunc.simple``) passes on every sample."""
-    from polygraphy.comparator import Comparator, CompareFunc, RunResults
+    from polygraphy import comparator
+    from polygraphy.comparator import Comparator, RunResults
+
+    simple = getattr(comparator, "SimpleCompareFunc", None) or comparator.CompareFunc.simple  # older polygraphy
 
     _quiet_polygraphy()
     results = RunResults([("reference", reference), ("candidate", candidate)])
-    accuracy = Comparator.compare_accuracy(results, compare_func=CompareFunc.simple(atol=atol, rtol=rtol))
+    accuracy = Comparator.compare_accuracy(results, compare_func=simple(atol=atol, rtol=rtol))
     per_output: dict[str, bool] = {}
     if not hasattr(accuracy, "items"):  # polygraphy >= 0.50: one AccuracyResult per compare function
         accuracy = accuracy[0]

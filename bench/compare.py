@@ -38,11 +38,11 @@ def torch_runner(config: Config) -> Any:
             self.model = model_from_config(config).to(self.device)
 
         def get_input_metadata_impl(self) -> Any:
-            import numpy as np
+            from polygraphy.datatype import DataType
 
             meta = TensorMetadata()
             for name, shape in config.inputs.items():
-                meta.add(name, np.float32, (config.max_batch_size, *shape))
+                meta.add(name, DataType.FLOAT32, (config.max_batch_size, *shape))
             return meta
 
         def infer_impl(self, feed_dict: Any) -> Any:

@@ -40,8 +40,8 @@ def inputs_from_config(config: Config, *, batch: int | None = None, seed: int | 
 
 def synthetic_workload(spec: Synthetic, *, batch: int = 1) -> Workload:
     """Each step ends ``seconds`` after the previous one ended (a metronome: sleep, then spin to the deadline),
-    so a run of back-to-back steps lasts exactly ``steps * seconds`` even when the OS preempts a step briefly;
-    after a pause longer than half a step the metronome restarts from now."""
+    so a run of back-to-back steps lasts exactly ``steps * seconds`` even when the OS preempts a step for a
+    few milliseconds (the next steps catch up); after a pause of more than five steps it restarts from now."""
     if spec.hang == "setup":
         time.sleep(1e6)
     steps = [0]
@@ -54,7 +54,8 @@ def synthetic_workload(spec: Synthetic, *, batch: int = 1) -> Workload:
         if spec.hang == "window" and steps[0] > 1:
             time.sleep(1e6)
         now = time.perf_counter()
-        deadline[0] = deadline[0] + spec.seconds if now - deadline[0] < spec.seconds / 2 else now + spec.seconds
+        late = now - deadline[0]  # how long after the previous step's end this one starts
+        deadline[0] = deadline[0] + spec.seconds if late < 5 * spec.seconds else now + spec.seconds
         if deadline[0] - now > 0.003:
             time.sleep(deadline[0] - now - 0.002)
         while time.perf_counter() < deadline[0]:
