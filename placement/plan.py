@@ -35,6 +35,7 @@ from trtforge.errors import TrtforgeError
 PLAN_FILE = "plan.json"
 REPORT_FILE = "report.md"
 PLAN_FORMAT = 1  # bump when the plan changes for the same inputs
+PLAN_CONFIG_FIELDS = ("name", "precision", "default_device", "device_types", "gpu_fallback", "dla_core", "target")
 PLAN_KEYS = {"format", "config", "target", "inputs", "nodes", "islands", "transitions", "io", "layer_device_types",
              "trtexec", "warnings", "summary", "outputs"}
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}  # bytes per element of a tensor crossing GPU<->DLA
@@ -118,9 +119,9 @@ def rule_target(config: Config) -> RuleTarget:
 
 
 def config_hash(config: Config) -> str:
-    """The config as the plan sees it (where its artifacts go does not change the plan)."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "description")}
-    return sha256_json(fields)
+    """The config fields the plan depends on (the shapes come in through the tagged ONNX)."""
+    fields = config.to_dict()
+    return sha256_json({k: fields[k] for k in PLAN_CONFIG_FIELDS})
 
 
 def plan_inputs(tagged_path: Path, config: Config) -> dict[str, str]:
