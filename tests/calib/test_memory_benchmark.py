@@ -41,14 +41,15 @@ def _peak_bytes(onnx_path: Path, batches: int, out: Path) -> tuple[int, int]:
     return peak, per_batch * batches
 
 
+# VmHWM (this process's own peak RSS); ru_maxrss would carry the forking pytest process's peak across exec.
 _RSS_SCRIPT = """
-import json, resource, sys
+import json, re, sys
 from pathlib import Path
 from trtforge.calib.ranges import ranges_from_data
 from trtforge.config import config_from_dict
 config = config_from_dict(json.loads(sys.argv[1]))
 ranges_from_data(Path(sys.argv[2]), config)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 """
 
 
