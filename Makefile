@@ -21,6 +21,9 @@ CFG      := --config $(CONFIG) $(if $(DLA_CORE),--dla-core $(DLA_CORE)) $(ARGS)
 help:
 	@echo "make setup                              virtual environment with everything (torch, TensorRT-RTX, dev tools)"
 	@echo "make engine CONFIG=<name> [DLA_CORE=n]  export -> tag -> plan -> calibrate -> build into artifacts/<name>/"
+	@echo "make compare MODEL=resnet18             accuracy of every resnet18 config against FP32 references"
+	@echo "make bench CONFIG=<name>                torch FPS and engine FPS (ONNX Runtime on CPU where no engine runs)"
+	@echo "make bench-concurrent SCENARIO=<name>   the scenario's processes at once; make report: the benchmark page"
 	@echo "make test | make lint                   the test suite | ruff + mypy"
 	@echo "make doctor                             what this machine can build and run"
 
@@ -41,7 +44,13 @@ $(STAMP): pyproject.toml Makefile
 doctor: $(STAMP)
 	$(RUN) doctor
 
-STAGES := export tag plan calib engine compare bench
+STAGES := export tag plan calib engine bench
+# MODEL=resnet18: every named config of that model in one accuracy table
+MODEL    ?=
+
+compare: $(STAMP)
+	$(RUN) compare $(if $(MODEL),--model $(MODEL),--config $(CONFIG)) $(ARGS)
+
 $(STAGES): $(STAMP)
 	$(RUN) $@ $(CFG)
 

@@ -78,7 +78,7 @@ def _cast_feeds(runner: Any, feeds: Feeds) -> Feeds:
     """Each feed cast to the runner's input types (an FP16-typed ONNX takes float16), matched by position."""
     with runner:
         metadata = runner.get_input_metadata()
-    cast = []
+    cast: Feeds = []
     for feed in feeds:
         items = zip(metadata.items(), feed.values(), strict=True)
         cast.append(OrderedDict((name, value.astype(_numpy_dtype(meta.dtype))) for (name, meta), value in items))

@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
                          help="override a key of every config (TOML value), e.g. --set compare.atol=0")
     compare.add_argument("--data", choices=("generated", "calibration"), default="generated",
                          help="generated inputs, or the held-out batches of each config's calibration data")
+    compare.add_argument("--reference", choices=("onnxruntime", "torch"), default="onnxruntime",
+                         help="the FP32 reference the candidates are compared with")
     compare.add_argument("--samples", type=int, default=None, help="batches to compare (default: [compare] samples)")
     compare.add_argument("--results", type=Path, default=None, help="results folder (default artifacts/bench)")
     compare.set_defaults(handler=_compare)
@@ -75,7 +77,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise TrtforgeError.of("--config NAME (repeatable) or --model NAME", found="neither")
     configs = [load_config(n, args.overrides) for n in names]
     with stage("compare", configs=len(configs), data=args.data) as done:
-        rows, notes = rows_from_configs(configs, data=args.data, samples=args.samples)
+        rows, notes = rows_from_configs(configs, data=args.data, samples=args.samples, reference=args.reference)
         record = record_from_rows(rows, notes, data=args.data)
         stem = "-".join(args.model) if args.model and not args.config else configs[0].name
         path = write_json(_results_dir(args) / "compare" / f"{stem}.json", record)

@@ -75,8 +75,8 @@ def tensorrt_runner(config: Config, name: str) -> Any:
     return TrtRunner(EngineFromBytes(BytesFromPath(str(engine_for(config)))), name=name)
 
 
-def rows_from_configs(configs: Sequence[Config], *, data: str, samples: int | None = None
-                      ) -> tuple[list[Row], list[str]]:
+def rows_from_configs(configs: Sequence[Config], *, data: str, samples: int | None = None,
+                      reference: str = "onnxruntime") -> tuple[list[Row], list[str]]:
     """Accuracy rows for every config, grouped by model: references once per model, candidates per config."""
     groups: dict[tuple[Any, ...], list[Config]] = {}
     for config in configs:
@@ -87,11 +87,13 @@ def rows_from_configs(configs: Sequence[Config], *, data: str, samples: int | No
     for group in groups.values():
         feeds, described = feeds_from_config(group[0], data=data, samples=samples)
         notes.append(f"{group[0].model}: {described}")
-        rows += _rows_for_group(group, feeds)
+        rows += _rows_for_group(group, feeds, reference)
     return rows, notes
 
 
-def _rows_for_group(group: list[Config], feeds: Feeds) -> list[Row]:
+def _rows_for_group(group: list[Config], feeds: Feeds, reference_runtime: str) -> list[Row]:
+    """The export row (ONNX Runtime FP32 against PyTorch FP32), then each config's candidates against
+    ``reference_runtime`` FP32 (``onnxruntime`` or ``torch``)."""
     from trtforge.bench.sources import candidate_onnx, reference_onnx
     from trtforge.bench.workloads import engine_runnable_reason
 
@@ -102,28 +104,30 @@ def _rows_for_group(group: list[Config], feeds: Feeds) -> list[Row]:
     rows = rows_from_outputs(f"{first.model} (export)", "fp32", "onnxruntime fp32 (tagged ONNX)", "torch fp32",
                              torch_ref, ort_ref, tolerances(reference))
     engine_reason = engine_runnable_reason()
+    ref_name = f"{reference_runtime} fp32"
+    ref_out = ort_ref if reference_runtime == "onnxruntime" else torch_ref
     for config in progress(group, desc=f"compare {first.model}"):
         candidate = candidate_onnx(config)
         what = f"onnxruntime {config.precision} ({candidate.what})"
         if candidate.path is None:
-            rows.append(Row(config.name, config.precision, what, "onnxruntime fp32", "*", "NOT MEASURED",
+            rows.append(Row(config.name, config.precision, what, ref_name, "*", "NOT MEASURED",
                             reason=f"not measured here: {candidate.reason}"))
         else:
             got = outputs_from_runner(onnxruntime_runner(candidate.path, f"ort-{config.name}"), feeds, names)
-            rows += rows_from_outputs(config.name, config.precision, what, "onnxruntime fp32", ort_ref, got,
+            rows += rows_from_outputs(config.name, config.precision, what, ref_name, ref_out, got,
                                       tolerances(config))
-        rows += _engine_rows(config, engine_reason, ort_ref, feeds, names)
+        rows += _engine_rows(config, engine_reason, (ref_name, ref_out), feeds, names)
     return rows
 
 
-def _engine_rows(config: Config, reason: str, ort_ref: list[dict[str, Any]], feeds: Feeds,
+def _engine_rows(config: Config, reason: str, reference: tuple[str, list[dict[str, Any]]], feeds: Feeds,
                  names: list[str]) -> list[Row]:
     what = f"tensorrt engine ({config.precision})"
     if reason:
-        return [Row(config.name, config.precision, what, "onnxruntime fp32", "*", "NOT MEASURED",
+        return [Row(config.name, config.precision, what, reference[0], "*", "NOT MEASURED",
                     reason=f"not measured here: {reason}")]
     got = outputs_from_runner(tensorrt_runner(config, f"trt-{config.name}"), feeds, names)
-    return rows_from_outputs(config.name, config.precision, what, "onnxruntime fp32", ort_ref, got,
+    return rows_from_outputs(config.name, config.precision, what, reference[0], reference[1], got,
                              tolerances(config))
 
 

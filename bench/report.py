@@ -118,12 +118,12 @@ def heterogeneous_section(records: list[dict[str, Any]]) -> list[str]:
         lines += [f"Measured on {machine}.", "", "| config | torch2trt kwargs | torch FPS | tensorrt FPS |",
                   "|---|---|---|---|"]
         for name in names:
-            record = latest.get(name)
-            if record is None:
+            found = latest.get(name)
+            if found is None:
                 missing = "not measured on this machine: no stored result"
                 lines.append(f"| {name} | {torch2trt_kwargs(load_config(name))} | {missing} | {missing} |")
             else:
-                lines.append(f"| {name} | {record['kwargs']} | {torch_cell(record)} | {engine_cell(record)} |")
+                lines.append(f"| {name} | {found['kwargs']} | {torch_cell(found)} | {engine_cell(found)} |")
         lines.append("")
     return lines
 

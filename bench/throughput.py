@@ -11,6 +11,7 @@ Every result records the machine and versions it was measured with.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def torch_measurements(config: Config, *, device: str, threads: int) -> list[dic
     precisions = ["fp32"]
     if config.precision == "fp16" and device.startswith("cuda"):
         precisions.append("fp16")
-    return [measurement_from(lambda p=p: torch_workload(config, device=device, precision=p, threads=threads),
+    return [measurement_from(functools.partial(torch_workload, config, device=device, precision=p, threads=threads),
                              config) for p in precisions]
 
 
