@@ -220,8 +220,9 @@ def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, pla
     source = onnx_path if target_strongly == strongly else (
         typed_onnx_for(config) if target_strongly else _tagged(config, False))
     onnx_rel, engine_rel = Path(_relative(source, folder)), Path(engine_path.name)
+    target_engine = Path(f"{config.name}.engine")  # on the target the DLA placement is applied
     cache = (Path(_relative(calib.cache_path, folder)) if calib is not None and not target_strongly else None)
-    trtexec = trtexec_command(config, onnx_rel, engine_rel, layer_device_types=plan.layer_device_types,
+    trtexec = trtexec_command(config, onnx_rel, target_engine, layer_device_types=plan.layer_device_types,
                               strongly_typed=target_strongly, calib_cache=cache)
     note = runs_on(target, config)
     files = {"trtexec": f"{engine_path.name}.trtexec.sh", "deepstream": f"{engine_path.name}.nvinfer.txt",
