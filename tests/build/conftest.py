@@ -7,7 +7,6 @@ import pytest
 from build_fixtures import BUILDS, config_beside
 
 
-
 @pytest.fixture(scope="session")
 def rtx_builds(resnet18_tagged, resnet50_tagged, tmp_path_factory: pytest.TempPathFactory):
     """(model, precision) -> (config, BuildResult), built for real with TensorRT-RTX through engine_for_config."""
