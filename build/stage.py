@@ -94,6 +94,8 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         check_sidecar(record)
         write_json(sidecar_path, record)
     _enforce_realized_gates(config, target, plan, built)
+    if target.gpu_only:
+        logger.warning("build: %s is a GPU-ONLY engine: %s", engine_path.name, target.reason)
     return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()), reused=False)
 
 
