@@ -79,6 +79,7 @@ def concurrent_lines(record: dict[str, Any]) -> list[str]:
     lines = ["| config | torch2trt_kwargs | tensorrt FPS |", "|--------|------------------|--------------|"]
     lines += [f"| {p['config']} | {p['kwargs']} | {fps_cell({'measured': True, **p})} |" for p in record["processes"]]
     overlap = record["overlap"]
+    lines.append("")
     lines.append(f"aggregate {record['aggregate_fps']:.1f} FPS from {len(record['processes'])} processes over a "
                  f"{record['window_s']:g} s window; all processes measured together for {overlap['seconds']:.3f} s "
                  f"({overlap['share_of_longest']:.1%} of the longest window); measured on "
