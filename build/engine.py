@@ -179,3 +179,20 @@ def _save_timing_cache(cache: Any, path: Path | None) -> None:
         from trtforge.artifacts import write_atomic
 
         write_atomic(path, bytes(cache.serialize()))
+
+
+def engine_facts(trt_module: Any, plan: bytes, dla_core: int | None) -> dict[str, Any] | None:
+    """Where the engine can be deserialized (real TensorRT and a GPU): the engine inspector's JSON (layer names,
+    types, formats; ``ProfilingVerbosity.DETAILED``) and each I/O tensor's format, read on the engine's DLA core."""
+    import json
+
+    runtime: trt.Runtime = trt_module.Runtime(capturing_logger(trt_module))
+    if dla_core is not None:
+        runtime.DLA_core = dla_core
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        return None
+    inspector = engine.create_engine_inspector()
+    layers = json.loads(inspector.get_engine_information(trt_module.LayerInformationFormat.JSON))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    return {"inspector": layers, "formats": {name: engine.get_tensor_format_desc(name) for name in names}}

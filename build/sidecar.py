@@ -52,7 +52,7 @@ SIDECAR_SCHEMA: dict[str, Any] = _obj({
     "placement": _obj({"by_submodule": _map(_SUBMODULE), "realized_source": _STR,
                        "realized_fallbacks": _STRS, "drift": _STRS, "gates": _STRS,
                        "helper_layers": _map(_obj({"device": _DEVICE, "rule": _STR})),
-                       "layer_device_types": _STR}),
+                       "layer_device_types": _STR, "inspector": {"type": ["string", "null"]}}),
     "commands": _obj({"trtexec": _STR, "files": _map(_STR)}),
     "inputs": _map(_STR),
     "outputs": _obj({"engine": _STR}),

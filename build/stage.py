@@ -24,7 +24,7 @@ from trtforge.compat import BuildTarget, build_target
 from trtforge.config import Config
 from trtforge.log import logger, stage
 
-BUILDER_FORMAT = "1"  # bump when the same inputs would give a different engine
+BUILDER_FORMAT = "2"  # bump when the same inputs would give a different engine
 FP16_FILE = "fp16.onnx"
 TIMING_CACHE = "timing.{flavour}-{version}.cache"  # shared by the configs of one artifact root
 
@@ -90,6 +90,7 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         write_atomic(engine_path, built.plan)
         write_atomic(out / f"{engine_path.name}.log", "\n".join(built.log) + "\n")
         record = sidecar_from_build(config, target, built, plan, onnx_path, engine_path, inputs, calib, strongly)
+        _add_engine_facts(record, config, target, built, engine_path)
         _write_commands(config, target, built, plan, onnx_path, engine_path, calib, strongly, record)
         check_sidecar(record)
         write_json(sidecar_path, record)
@@ -139,6 +140,25 @@ def _build(config: Config, target: BuildTarget, onnx_path: Path, plan: Any, cali
                             timing_cache=cache)
 
 
+def _add_engine_facts(record: dict[str, Any], config: Config, target: BuildTarget, built: EngineBuild,
+                      engine_path: Path) -> None:
+    """Where the engine loads here: the inspector's JSON beside it, and the real I/O formats in the sidecar."""
+    from trtforge.build.engine import engine_facts
+
+    from trtforge.compat import can_run_engines
+
+    if not can_run_engines(target.info):
+        return
+    facts = engine_facts(target.info.module, built.plan, config.dla_core if target.dla_applied else None)
+    if facts is None:
+        return
+    name = f"{engine_path.name}.inspector.json"
+    write_json(config.artifact_dir / name, facts["inspector"])
+    record["placement"]["inspector"] = name
+    for tensor in record["io"]:
+        tensor["format"] = str(facts["formats"].get(tensor["name"], tensor["format"]))
+
+
 def runs_on(target: BuildTarget, config: Config) -> str:
     if target.gpu_only:
         return f"GPU only: {target.reason}"
@@ -179,7 +199,7 @@ def sidecar_from_build(config: Config, target: BuildTarget, built: EngineBuild, 
                       "gates": _realized_gates(config, target, plan, built),
                       "helper_layers": {layer.name: {"device": layer.device, "rule": layer.rule}
                                         for layer in built.placement.layers if layer.owner is None},
-                      "layer_device_types": plan.layer_device_types},
+                      "layer_device_types": plan.layer_device_types, "inspector": None},
         "commands": {"trtexec": "", "files": {}},
         "inputs": inputs, "outputs": {"engine": sha256_bytes(built.plan)},
     }

@@ -234,3 +234,9 @@ def network_flags(info: TrtInfo) -> int:
 def has_timing_cache(info: TrtInfo) -> bool:
     """TensorRT-RTX keeps the timing-cache API but its operations are no-ops (deprecated in RTX 1.2)."""
     return info.flavour == "tensorrt"
+
+
+def can_run_engines(info: TrtInfo | None) -> bool:
+    """Engines can be deserialized here: a TensorRT flavour and a CUDA GPU (``nvidia-smi``) or a Jetson's
+    integrated one. TensorRT-RTX builds on a CPU-only machine but cannot load what it built there."""
+    return info is not None and (bool(cuda_gpus()) or jetson_release() is not None)

@@ -28,3 +28,5 @@ def test_resnet18_int8_gpu_dla12_realized_placement(resnet18_tagged, tmp_path: P
     assert table["layer1"]["realized_dla"] > 0 and table["layer2"]["realized_dla"] > 0
     assert table["layer3"]["realized_dla"] == table["layer4"]["realized_dla"] == 0
     assert record["placement"]["gates"] == []
+    inspector = config.artifact_dir / str(record["placement"]["inspector"])  # deserialized on DLA core 0
+    assert inspector.is_file() and "Layers" in json.loads(inspector.read_text())
