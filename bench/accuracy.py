@@ -122,7 +122,7 @@ def polygraphy_passes(reference: list[dict[str, Any]], candidate: list[dict[str,
 
     simple = getattr(comparator, "SimpleCompareFunc", None) or comparator.CompareFunc.simple  # older polygraphy
 
-    _quiet_polygraphy()
+    _quiet_polygraphy(failures_too=True)  # failures are the table's FAIL rows, with their metrics
     results = RunResults([("reference", reference), ("candidate", candidate)])
     accuracy = Comparator.compare_accuracy(results, compare_func=simple(atol=atol, rtol=rtol))
     per_output: dict[str, bool] = {}
@@ -148,11 +148,11 @@ def rows_from_outputs(name: str, precision: str, candidate: str, reference: str,
     return rows
 
 
-def _quiet_polygraphy() -> None:
+def _quiet_polygraphy(*, failures_too: bool = False) -> None:
     """Polygraphy's per-iteration INFO lines would bury the table; keep its warnings and errors."""
     from polygraphy.logger import G_LOGGER
 
-    G_LOGGER.module_severity = G_LOGGER.WARNING
+    G_LOGGER.module_severity = G_LOGGER.CRITICAL if failures_too else G_LOGGER.WARNING
 
 
 def _iterations(outputs: list[dict[str, Any]]) -> list[Any]:

@@ -75,7 +75,7 @@ def _compare(args: argparse.Namespace) -> int:
         names += [n for n in found if n not in names]
     if not names:
         raise TrtforgeError.of("--config NAME (repeatable) or --model NAME", found="neither")
-    configs = [load_config(n, args.overrides) for n in names]
+    configs = [load_config(n, _compare_overrides(n, args.overrides)) for n in names]
     with stage("compare", configs=len(configs), data=args.data) as done:
         rows, notes = rows_from_configs(configs, data=args.data, samples=args.samples, reference=args.reference)
         record = record_from_rows(rows, notes, data=args.data)
@@ -86,6 +86,12 @@ def _compare(args: argparse.Namespace) -> int:
     print("inputs: " + "; ".join(notes))
     print(f"{record['failed']} FAIL of {len(rows)} rows; written to {path}")
     return 1 if record["failed"] else 0
+
+
+def _compare_overrides(name: str, overrides: list[str]) -> list[str]:
+    """Tolerance overrides (``compare.*``) keep the config's name, and so its artifacts; others derive a config."""
+    only_tolerances = all(o.partition("=")[0].strip().startswith("compare.") for o in overrides)
+    return [*overrides, f"name={name!r}"] if overrides and only_tolerances and "/" not in name else list(overrides)
 
 
 def _bench(args: argparse.Namespace) -> int:

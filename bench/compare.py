@@ -68,6 +68,14 @@ def onnxruntime_runner(path: Any, name: str) -> Any:
 
 
 def tensorrt_runner(config: Config, name: str) -> Any:
+    """polygraphy's TrtRunner on the config's engine (TensorRT-RTX through polygraphy's RTX switch)."""
+    import os
+
+    from trtforge import compat
+
+    info = compat.detect()
+    if info is not None and info.flavour == "tensorrt-rtx":
+        os.environ.setdefault("POLYGRAPHY_USE_TENSORRT_RTX", "1")
     from polygraphy.backend.common import BytesFromPath
     from polygraphy.backend.trt import EngineFromBytes, TrtRunner
     from trtforge.bench.sources import engine_for
