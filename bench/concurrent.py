@@ -78,6 +78,8 @@ def results_from_processes(specs: Sequence[ProcessSpec], *, window_s: float, tim
     """Start every child, align them on a barrier, time the same window; per-process results in spec order."""
     children: list[_Child] = []
     lines: Lines = queue.Queue()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
     try:
         for index, spec in enumerate(specs):
             children.append(_start_child(index, spec, log_dir, lines))
@@ -93,6 +95,13 @@ def results_from_processes(specs: Sequence[ProcessSpec], *, window_s: float, tim
     finally:
         for child in children:
             _kill_group(child.proc)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C, so the children are killed on the way out."""
+    raise SystemExit(128 + signum)
 
 
 def _start_child(index: int, spec: ProcessSpec, log_dir: Path, lines: Lines) -> _Child:

@@ -89,3 +89,36 @@ def test_the_child_protocol_error_is_reported(tmp_path: Path) -> None:
     with pytest.raises(TrtforgeError, match="unknown runtime 'nope'"):
         results_from_processes([ProcessSpec(runtime="nope")], window_s=0.1, timeout_s=30, log_dir=tmp_path)
     assert os.path.exists(tmp_path / "process0.stderr.log")
+
+
+def _children_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "trtforge.bench.child" in cmdline and marker in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_parent_stopped_with_sigterm_kills_its_children(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    marker = "0.0123457"  # a step time no other test uses: finds this test's children in /proc
+    script = ("from pathlib import Path; from trtforge.bench.concurrent import ProcessSpec, results_from_processes; "
+              f"s = ProcessSpec(runtime='synthetic', synthetic_s={marker}); "
+              f"results_from_processes([s, s], window_s=60, timeout_s=60, log_dir=Path({str(tmp_path)!r}))")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while len(_children_with(marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = _children_with(marker)
+    assert len(children) == 2
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not any(_alive(pid) for pid in children)
