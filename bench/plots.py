@@ -51,7 +51,8 @@ def fps_png(records: list[dict[str, Any]], path: Path) -> list[Path]:
     fig, ax = _figure(10, 0.35 * len(bars) + 1.5)
     ax.barh([b[0] for b in bars], [b[1] for b in bars], color="tab:blue")
     ax.invert_yaxis()
-    ax.set_xlabel("FPS (samples per second)")
+    ax.set_xscale("log")  # GPU and CPU results differ by orders of magnitude
+    ax.set_xlabel("FPS (samples per second, log scale)")
     ax.set_title("Throughput per config (measured results only)")
     return [_save(fig, path)]
 
