@@ -141,7 +141,7 @@ def apply_placement(trt_module: Any, builder_config: trt.IBuilderConfig, network
         builder_config.set_device_type(layer, kind)
     if gpu_fallback:
         builder_config.set_flag(trt_.BuilderFlag.GPU_FALLBACK)
-    elif "DLA" in devices.values():
+    elif "DLA" in devices.values() and hasattr(trt_.BuilderFlag, "DIRECT_IO"):  # gone from 11.x's Python API
         builder_config.set_flag(trt_.BuilderFlag.DIRECT_IO)  # as trtexec: I/O reformats would run on the GPU
     if dla_core is not None:
         builder_config.DLA_core = dla_core

@@ -84,8 +84,10 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         done["artifact"] = engine_path
         if not force and is_fresh(sidecar_path, inputs, {"engine": engine_path}):
             logger.info("build: %s is up to date (input hashes match), skipped", engine_path)
-            return BuildResult(engine_path, sidecar_path, summary_from_sidecar(read_json(sidecar_path,
-                               what="engine sidecar"), plan.to_json()), reused=True)
+            record = read_json(sidecar_path, what="engine sidecar")
+            _refuse_failed_gates(config, record["placement"]["gates"])
+            return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()),
+                               reused=True)
         built = _build(config, target, onnx_path, plan, calib, strongly)
         write_atomic(engine_path, built.plan)
         write_atomic(out / f"{engine_path.name}.log", "\n".join(built.log) + "\n")
@@ -231,6 +233,15 @@ def _enforce_realized_gates(config: Config, target: BuildTarget, plan: Any, buil
         from trtforge.placement import enforce_gates
 
         enforce_gates(plan, config, built.realized.devices)
+
+
+def _refuse_failed_gates(config: Config, failed: list[str]) -> None:
+    """A reused engine whose realized placement failed the gates fails again (the sidecar recorded why)."""
+    if failed:
+        from trtforge.errors import TrtforgeError
+
+        raise TrtforgeError.of(f"the realized placement of {config.name} to pass its [gates]",
+                               found="; ".join(failed), fix="change device_types, or relax [gates] in the config")
 
 
 def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, plan: Any, onnx_path: Path,

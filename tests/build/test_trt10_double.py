@@ -55,7 +55,7 @@ def module_names() -> set[str]:
 
 
 def missing_from_stubs(cls: type, classes: dict[str, set[str]]) -> set[str]:
-    public = {n for n in vars(cls) if not n.startswith("_") and n not in ("STUB", "PARSED")}
+    public = {n for n in vars(cls) if not n.startswith("_") and n not in ("STUB", "PARSED", "LOG")}
     return public - classes.get(cls.STUB, set())  # type: ignore[attr-defined]
 
 

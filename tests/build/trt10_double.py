@@ -198,10 +198,14 @@ class IBuilderConfig:
 
 
 class Builder:
+    """``build_serialized_network`` logs ``LOG`` (set by a test) at INFO, as TensorRT's builder would."""
+
     STUB = "Builder"
-    __slots__ = ("_built", "_configs", "_network_flags")
+    __slots__ = ("_built", "_configs", "_logger", "_network_flags")
+    LOG: ClassVar[list[str]] = []
 
     def __init__(self, logger: ILogger) -> None:
+        self._logger = logger
         self._network_flags: list[int] = []
         self._configs: list[IBuilderConfig] = []
         self._built: list[tuple[INetworkDefinition, IBuilderConfig]] = []
@@ -221,6 +225,8 @@ class Builder:
 
     def build_serialized_network(self, network: INetworkDefinition, config: IBuilderConfig) -> bytes:
         self._built.append((network, config))
+        for line in Builder.LOG:
+            self._logger.log(EnumValue("Severity", "INFO"), line)  # type: ignore[attr-defined]
         return b"serialized plan"
 
 
