@@ -25,7 +25,7 @@ from trtforge.build.devices import (
 )
 from trtforge.build.realized import Realized, all_on_gpu, realized_from_log
 
-from trtforge.compat import BuildTarget, has_timing_cache, network_flags
+from trtforge.compat import BuildTarget, TrtInfo, has_timing_cache, network_flags, polygraphy_trt
 from trtforge.config import Config
 from trtforge.errors import TrtforgeError
 
@@ -181,15 +181,17 @@ def _save_timing_cache(cache: Any, path: Path | None) -> None:
         write_atomic(path, bytes(cache.serialize()))
 
 
-def engine_facts(trt_module: Any, plan: bytes, dla_core: int | None) -> dict[str, Any] | None:
-    """Where the engine can be deserialized (real TensorRT and a GPU): the engine inspector's JSON (layer names,
-    types, formats; ``ProfilingVerbosity.DETAILED``) and each I/O tensor's format, read on the engine's DLA core."""
+def engine_facts(info: TrtInfo, plan: bytes, dla_core: int | None) -> dict[str, Any] | None:
+    """Where the engine can be deserialized (a GPU or a Jetson): the engine inspector's JSON (layer names, types,
+    formats; ``ProfilingVerbosity.DETAILED``) and each I/O tensor's format. Loaded with Polygraphy's
+    ``EngineFromBytes`` on our runtime, whose ``DLA_core`` is set first (the core is chosen at load time)."""
     import json
 
+    trt_module = info.module
     runtime: trt.Runtime = trt_module.Runtime(capturing_logger(trt_module))
     if dla_core is not None:
         runtime.DLA_core = dla_core
-    engine = runtime.deserialize_cuda_engine(plan)
+    engine: trt.ICudaEngine | None = polygraphy_trt(info).EngineFromBytes(plan, runtime=runtime)()
     if engine is None:
         return None
     inspector = engine.create_engine_inspector()

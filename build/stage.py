@@ -151,7 +151,7 @@ def _add_engine_facts(record: dict[str, Any], config: Config, target: BuildTarge
 
     if not can_run_engines(target.info):
         return
-    facts = engine_facts(target.info.module, built.plan, config.dla_core if target.dla_applied else None)
+    facts = engine_facts(target.info, built.plan, config.dla_core if target.dla_applied else None)
     if facts is None:
         return
     name = f"{engine_path.name}.inspector.json"

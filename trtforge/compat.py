@@ -240,3 +240,11 @@ def can_run_engines(info: TrtInfo | None) -> bool:
     """Engines can be deserialized here: a TensorRT flavour and a CUDA GPU (``nvidia-smi``) or a Jetson's
     integrated one. TensorRT-RTX builds on a CPU-only machine but cannot load what it built there."""
     return info is not None and (bool(cuda_gpus()) or jetson_release() is not None)
+
+
+def polygraphy_trt(info: TrtInfo) -> ModuleType:
+    """``polygraphy.backend.trt`` bound to ``info``'s flavour (Polygraphy picks TensorRT-RTX from
+    ``POLYGRAPHY_USE_TENSORRT_RTX``, read when it is first imported)."""
+    if info.flavour == "tensorrt-rtx":
+        os.environ.setdefault("POLYGRAPHY_USE_TENSORRT_RTX", "1")
+    return importlib.import_module("polygraphy.backend.trt")

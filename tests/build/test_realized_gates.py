@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trt10_double as double
 from build_fixtures import config_beside
+from trtforge.build import engine as engine_module
 from trtforge.build import stage
 
 from trtforge.compat import BuildTarget, TrtInfo
@@ -42,6 +44,10 @@ def on_double(resnet18_tagged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         TrtInfo("tensorrt", "10.3.0", trt), cores=2, dla_requested=True, dla_applied=True, gpu_only=False,
         reason="TensorRT 10.3.0 (test double), DLA core 1 of 2"))
     monkeypatch.setattr(double.Builder, "LOG", LOG)
+    monkeypatch.setattr(compat, "can_run_engines", lambda info: True)  # the double "loads" its engines
+    # Polygraphy's EngineFromBytes needs the real tensorrt module (plugins): stand in with its essence
+    monkeypatch.setattr(engine_module, "polygraphy_trt", lambda info: SimpleNamespace(
+        EngineFromBytes=lambda plan, runtime: lambda: runtime.deserialize_cuda_engine(plan)))
 
     def make(*overrides: str):
         exported, _tags = resnet18_tagged
@@ -70,6 +76,11 @@ def test_drift_is_reported(on_double) -> None:
     assert placement["by_submodule"]["layer1"] == {"layers": 10, "requested_dla": 10, "predicted_dla": 10,
                                                    "realized_dla": 10}
     assert placement["gates"] == []
+    # loaded (EngineFromBytes with our runtime) on the runtime DLA core 1: inspector file and I/O formats
+    assert placement["inspector"] == "resnet18_fp16_gpu_dla12.engine.inspector.json"
+    assert "Layers" in json.loads((config.artifact_dir / placement["inspector"]).read_text())
+    assert {t["format"] for t in record["io"]} == {"Row major linear FP32 format (kLINEAR), deserialized on DLA "
+                                                   "core 1"}
     assert result.summary["dla_share_realized"] == "20/53 layers" and "1 in the build log" in result.summary[
         "fallbacks"]
     assert "--useDLACore=1 --allowGPUFallback" in record["commands"]["trtexec"]

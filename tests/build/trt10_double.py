@@ -230,6 +230,50 @@ class Builder:
         return b"serialized plan"
 
 
+LayerInformationFormat = _enum("LayerInformationFormat", ["JSON"])
+
+
+class EngineInspector:
+    STUB = "EngineInspector"
+    __slots__ = ()
+
+    def get_engine_information(self, format: EnumValue) -> str:  # the stubs' parameter name
+        return '{"Layers": ["{ForeignNode[layer1.0.bn1/Conv...layer2.1.relu/Relu.1]}"], "Bindings": ["input"]}'
+
+
+class ICudaEngine:
+    STUB = "ICudaEngine"
+    __slots__ = ("_core",)
+
+    def __init__(self, core: int) -> None:
+        self._core = core
+
+    num_io_tensors = property(lambda self: 2)
+
+    def get_tensor_name(self, index: int) -> str:
+        return ["input", "logits"][index]
+
+    def get_tensor_format_desc(self, name: str) -> str:
+        return f"Row major linear FP32 format (kLINEAR), deserialized on DLA core {self._core}"
+
+    def create_engine_inspector(self) -> EngineInspector:
+        return EngineInspector()
+
+
+class Runtime:
+    STUB = "Runtime"
+    __slots__ = ("_core",)
+
+    def __init__(self, logger: ILogger) -> None:
+        self._core = -1
+
+    DLA_core = property(lambda self: self._core, lambda self, core: setattr(self, "_core", core))
+
+    def deserialize_cuda_engine(self, serialized_engine: bytes) -> ICudaEngine:
+        assert serialized_engine == b"serialized plan"
+        return ICudaEngine(self._core)
+
+
 BUILDERS: list[Builder] = []
 
 
@@ -239,10 +283,12 @@ def _builder(logger: ILogger) -> Builder:
 
 
 MODULE_NAMES = ("Builder", "BuilderFlag", "CalibrationAlgoType", "DataType", "DeviceType", "IInt8EntropyCalibrator2",
-                "ILogger", "LayerType", "NetworkDefinitionCreationFlag", "OnnxParser", "ProfilingVerbosity")
+                "ILogger", "LayerInformationFormat", "LayerType", "NetworkDefinitionCreationFlag", "OnnxParser",
+                "ProfilingVerbosity", "Runtime")
 CLASSES = (Builder, IBuilderConfig, INetworkDefinition, ILayer, ITensor, OnnxParser, ITimingCache,
            IOptimizationProfile, ILogger, IInt8EntropyCalibrator2, DeviceType, BuilderFlag, ProfilingVerbosity,
-           CalibrationAlgoType, NetworkDefinitionCreationFlag, LayerType, DataType)
+           CalibrationAlgoType, NetworkDefinitionCreationFlag, LayerType, DataType, LayerInformationFormat,
+           EngineInspector, ICudaEngine, Runtime)
 
 
 def trt10_module() -> Any:
