@@ -5,7 +5,8 @@ typed (FP16/INT8 builder flags; INT8 ranges from the calibration cache, served b
 that refuses to recalibrate); TensorRT >= 11 and TensorRT-RTX are strongly typed (the ONNX types decide:
 ``typed_onnx_for``). The builder is driven directly rather than through Polygraphy's ``CreateConfig``, which
 hard-codes ``DLA_core = 0``, has no per-layer device types and logs through its own logger, while the realized
-placement needs the builder's own log lines.
+placement needs the builder's own log lines; Polygraphy's ``EngineFromBytes`` loads the built engine (where it
+can be loaded) on a runtime whose DLA core is set first.
 """
 
 from __future__ import annotations

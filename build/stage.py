@@ -119,7 +119,9 @@ def _inputs(config: Config, target: BuildTarget, onnx_path: Path, plan_path: Pat
     from trtforge.placement.plan import config_hash
 
     calibration = "" if calib is None else sha256_file(calib.qdq_path if strongly else calib.cache_path)
+    data = "" if calib is None else sha256_file(calib.manifest_path)  # what the ranges were computed from
     return {"onnx": sha256_file(onnx_path), "plan": sha256_file(plan_path), "calibration": calibration,
+            "calibration_data": data,
             "config": config_hash(config), "tensorrt": target.info.label,
             "dla_target": f"applied={target.dla_applied},cores={target.cores}", "builder": BUILDER_FORMAT}
 
