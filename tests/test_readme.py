@@ -63,3 +63,17 @@ def test_every_trtforge_command_in_the_readme_runs(command: str, tmp_path: Path)
     done = subprocess.run([sys.executable, "-m", "trtforge", *argv[1:]], cwd=ROOT, capture_output=True,
                           text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _make_commands() -> list[str]:
+    covered = {"make test", "make engine CONFIG=resnet18_fp16_gpu_dla12"}
+    return [c for c in _commands() if c.startswith("make ") and c not in covered]
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+@pytest.mark.parametrize("command", _make_commands())
+def test_every_make_command_in_the_readme_runs_as_written(command: str) -> None:
+    """These write into artifacts/ (ignored by git), exactly as a user's run would."""
+    done = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
