@@ -46,13 +46,13 @@ def typed_onnx_for(config: Config, *, force: bool = False) -> Path:
     calibration stage's Q/DQ ONNX (int8)."""
     from trtforge.pipeline import tagged_from_config
 
-    tagged = tagged_from_config(config, force=force).tagged_path
+    tagged = tagged_from_config(config).tagged_path
     if config.precision == "fp32":
         return tagged
     if config.precision == "int8":
         from trtforge.calib import calib_for_config
 
-        return calib_for_config(config, force=force).qdq_path
+        return calib_for_config(config).qdq_path
     from trtforge.build.fp16 import fp16_from_onnx
 
     out = config.artifact_dir / FP16_FILE
@@ -64,17 +64,18 @@ def typed_onnx_for(config: Config, *, force: bool = False) -> Path:
 
 
 def engine_for_config(config: Config, force: bool = False, *, require_dla: bool = False) -> BuildResult:
-    """Every stage up to the engine for ``config``; the build is skipped when the sidecar's input hashes match."""
+    """Every stage up to the engine for ``config``; the build is skipped when the sidecar's input hashes match.
+    Stale upstream artifacts are always redone; ``force`` rebuilds the engine (and its typed ONNX) regardless."""
     from trtforge.placement import plan_for_config
 
     target = build_target(config.uses_dla, config.precision, config.dla_core,
                           require_dla=require_dla or config.require_dla)
     if target.gpu_only:
         logger.warning("build: %s -- WARNING: GPU-ONLY ENGINE: %s", config.name, target.reason)
-    plan = plan_for_config(config, force=force)
+    plan = plan_for_config(config)
     strongly = target.info.strongly_typed
-    onnx_path = typed_onnx_for(config, force=force) if strongly else _tagged(config, force)
-    calib = _calibration(config, force) if config.precision == "int8" else None
+    onnx_path = typed_onnx_for(config, force=force) if strongly else _tagged(config)
+    calib = _calibration(config) if config.precision == "int8" else None
     out = config.artifact_dir
     engine_path, plan_path = out / engine_name(config, target), out / "plan.json"
     sidecar_path = engine_path.with_name(engine_path.name + ".json")
@@ -102,16 +103,16 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
     return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()), reused=False)
 
 
-def _tagged(config: Config, force: bool) -> Path:
+def _tagged(config: Config) -> Path:
     from trtforge.pipeline import tagged_from_config
 
-    return tagged_from_config(config, force=force).tagged_path
+    return tagged_from_config(config).tagged_path
 
 
-def _calibration(config: Config, force: bool) -> Any:
+def _calibration(config: Config) -> Any:
     from trtforge.calib import calib_for_config
 
-    return calib_for_config(config, force=force)
+    return calib_for_config(config)
 
 
 def _inputs(config: Config, target: BuildTarget, onnx_path: Path, plan_path: Path, calib: Any,
@@ -253,7 +254,7 @@ def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, pla
     folder = config.artifact_dir
     target_strongly = config.target.tensorrt == "11.4+"
     source = onnx_path if target_strongly == strongly else (
-        typed_onnx_for(config) if target_strongly else _tagged(config, False))
+        typed_onnx_for(config) if target_strongly else _tagged(config))
     onnx_rel, engine_rel = Path(_relative(source, folder)), Path(engine_path.name)
     target_engine = Path(f"{config.name}.engine")  # on the target the DLA placement is applied
     cache = (Path(_relative(calib.cache_path, folder)) if calib is not None and not target_strongly else None)

@@ -84,10 +84,10 @@ def target_of(config: Config) -> Target:
 
 
 def calib_for_config(config: Config, *, force: bool = False, trt_version: str | None = None) -> CalibResult:
-    """Calibrate ``config`` (export and tag first if stale); reuse fresh artifacts unless ``force``."""
+    """Calibrate ``config`` (export and tag first if stale); reuse fresh calibration artifacts unless ``force``."""
     from trtforge.pipeline import tagged_from_config
 
-    tagged = tagged_from_config(config, force=force).tagged_path
+    tagged = tagged_from_config(config).tagged_path  # redone only if stale; `force` redoes calibration
     version, target = cache_trt_version(config, trt_version), target_of(config)
     folder = config.artifact_dir / CALIB_DIR
     paths = {key: folder / name for key, name in FILES.items()}

@@ -490,7 +490,7 @@ def plan_for_config(config: Config, force: bool = False) -> Plan:
     from trtforge.log import logger, stage
     from trtforge.pipeline import tagged_from_config
 
-    tagged = tagged_from_config(config, force=force)
+    tagged = tagged_from_config(config)  # redone only if stale; `force` redoes the plan itself
     out = config.artifact_dir
     with stage("plan", config=config.name, target=f"{config.target.platform}/{config.target.tensorrt}") as done:
         done["artifact"] = out / PLAN_FILE
