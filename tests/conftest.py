@@ -80,3 +80,17 @@ def resnet18_tagged(artifacts: Path):
 def resnet50_tagged(artifacts: Path):
     pytest.importorskip("torchvision")
     return _tagged("resnet50_fp16_gpu_dla12", artifacts)
+
+
+@pytest.fixture(scope="session")
+def rtx_resnet18(resnet18_tagged):
+    """(trt, builder, network, parser, tagged): the tagged resnet18 parsed by TensorRT-RTX's ONNX parser
+    (the parser is kept alive with the network it filled)."""
+    trt = pytest.importorskip("tensorrt_rtx")
+    _config, tagged = resnet18_tagged
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    assert parser.parse_from_file(str(tagged.tagged_path)), parser.get_error(0)
+    return trt, builder, network, parser, tagged

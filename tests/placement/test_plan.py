@@ -214,19 +214,13 @@ def test_more_islands_than_loadables_per_core_warns(tmp_path: Path) -> None:
 def test_an_island_is_split_where_a_path_leaves_dla_and_comes_back(tmp_path: Path) -> None:
     """x -> relu -> erf -> relu2 -> add(relu, relu2): relu and the add are connected directly, but the add
     also depends on relu through the GPU erf, so they cannot share one loadable."""
-    import onnx
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="m/Relu"),
              helper.make_node("Erf", ["a"], ["b"], name="m/Erf"),
              helper.make_node("Relu", ["b"], ["c"], name="m/Relu.1"),
              helper.make_node("Add", ["a", "c"], ["y"], name="m/Add")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-                              [helper.make_empty_tensor_value_info("y")])
-    path = tmp_path / "tagged.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
-    config = config_from_dict({"name": "convex", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
-    plan = plan_from_tagged(path, config)
+    plan = _dla_plan_of(nodes, tmp_path)
     assert [i.nodes for i in plan.islands] == [("m/Relu",), ("m/Relu.1", "m/Add")]
 
 
@@ -310,20 +304,27 @@ def test_two_islands_do_not_merge_when_one_reaches_the_other_through_gpu(tmp_pat
 
 def test_constant_nodes_make_no_layer_and_no_island(tmp_path: Path) -> None:
     import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes = [helper.make_node("Constant", [], ["k"], name="m/Constant",
                               value=numpy_helper.from_array(np.ones((1, 4, 1, 1), np.float32))),
              helper.make_node("Relu", ["x"], ["a"], name="m/Relu"),
              helper.make_node("Mul", ["a", "k"], ["y"], name="m/Mul")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-                              [helper.make_empty_tensor_value_info("y")])
-    path = tmp_path / "tagged.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
-    config = config_from_dict({"name": "const", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
-    plan = plan_from_tagged(path, config)
+    plan = _dla_plan_of(nodes, tmp_path)
     assert [(n.name, n.layerless, n.predicted, n.inputs) for n in plan.nodes] == [
         ("m/Constant", True, "DLA", ()), ("m/Relu", False, "DLA", ("x",)), ("m/Mul", False, "DLA", ("a",))]
     assert [i.nodes for i in plan.islands] == [("m/Relu", "m/Mul")]
     assert plan.to_json()["summary"]["nodes"] == 2
+
+
+def _dla_plan_of(nodes: list[Any], tmp_path: Path) -> Any:
+    """The all-DLA plan of a graph of ``nodes`` from input ``x`` (1x4x8x8) to output ``y``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_empty_tensor_value_info("y")])
+    path = tmp_path / "tagged.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    config = config_from_dict({"name": "graph", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
+    return plan_from_tagged(path, config)

@@ -15,16 +15,8 @@ CONFIGS = ["resnet18_fp16_gpu_dla12", "resnet18_fp16_dla", "resnet18_int8_gpu_dl
 
 
 @pytest.fixture(scope="module")
-def parsed(resnet18_tagged):
-    import tensorrt_rtx as trt
-
-    _config, tagged = resnet18_tagged
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    assert parser.parse_from_file(str(tagged.tagged_path)), parser.get_error(0)
-    return trt, builder, network, parser, tagged
+def parsed(rtx_resnet18):
+    return rtx_resnet18
 
 
 @pytest.mark.rtx

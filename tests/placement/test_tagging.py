@@ -107,16 +107,10 @@ def test_a_nested_model_with_shared_helpers_and_a_reused_module(tmp_path: Path) 
 
 @pytest.mark.rtx
 @pytest.mark.torch
-def test_tensorrt_rtx_layers_of_tagged_resnet18_lead_back_to_submodules(resnet18_tagged) -> None:
-    import tensorrt_rtx as trt
+def test_tensorrt_rtx_layers_of_tagged_resnet18_lead_back_to_submodules(rtx_resnet18) -> None:
     from trtforge.placement import layer_owners
 
-    _config, tagged = resnet18_tagged
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    assert parser.parse_from_file(str(tagged.tagged_path)), parser.get_error(0)
+    _trt, _builder, network, _parser, tagged = rtx_resnet18
     layers = [(network.get_layer(i).name, network.get_layer(i).metadata) for i in range(network.num_layers)]
     mapped = layer_owners(layers, tagged.owners)
     unowned = sorted(name for name, owner in mapped.items() if owner is None)
