@@ -6,7 +6,6 @@ content hash of an export only changes when its inputs change.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
@@ -42,9 +41,10 @@ def model_identity(config: Config) -> str:
         import torchvision
 
         return f"torchvision {torchvision.__version__} {config.model}"
+    from trtforge.artifacts import sha256_file
+
     source = inspect.getsourcefile(_factory(config.model)) or config.model
-    with open(source, "rb") as handle:
-        return f"{config.model} {hashlib.sha256(handle.read()).hexdigest()}"
+    return f"{config.model} {sha256_file(source)}"
 
 
 def submodule_tree(model: torch.nn.Module) -> list[dict[str, str]]:

@@ -37,7 +37,7 @@ def export_inputs(config: Config) -> dict[str, str]:
     shape_fields = {k: getattr(config, k) for k in
                     ("model", "inputs", "outputs", "max_batch_size", "dynamic_batch", "opset", "seed")}
     return {
-        "config": sha256_json(_plain(shape_fields)),
+        "config": sha256_json(shape_fields),
         "model": sha256_json(model_identity(config)),
         "toolchain": sha256_json([torch.__version__, onnx.__version__, EXPORT_FORMAT]),
     }
@@ -139,11 +139,3 @@ def _io_entries(values: Any) -> list[dict[str, Any]]:
 def _check_against_record(config: Config, record_path: Path) -> None:
     record = read_json(record_path, what="export record")
     check_device_types(config, [m["name"] for m in record["submodules"]])
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
