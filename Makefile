@@ -70,6 +70,9 @@ lint: $(STAMP)
 	for f in trtforge/*.py; do ln -s ../../$$f .typecheck/trtforge/; done
 	for d in export placement calib build bench; do ln -s ../../$$d .typecheck/trtforge/$$d; done
 	$(BIN)/mypy
+	@# JetPack 6 ships Python 3.10, the declared minimum (requires-python): type-check and feature-check for it
+	$(BIN)/mypy --python-version 3.10
+	$(BIN)/vermin --target=3.10- --violations --no-tips --eval-annotations --quiet trtforge export placement calib build bench
 
 clean:
 	rm -rf artifacts .setuptools-build .typecheck .pytest_cache .mypy_cache .ruff_cache

@@ -158,7 +158,11 @@ class Scenario:
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_DIR_ENV, REPO_ROOT / "configs"))
+    """``$TRTFORGE_CONFIG_DIR``, else the configs shipped in the package (a wheel), else the checkout's."""
+    if os.environ.get(CONFIG_DIR_ENV):
+        return Path(os.environ[CONFIG_DIR_ENV])
+    packaged = Path(__file__).resolve().parent / "configs"
+    return packaged if packaged.is_dir() else REPO_ROOT / "configs"
 
 
 def available_configs() -> list[str]:
