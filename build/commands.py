@@ -22,7 +22,15 @@ TRITON_TYPES = {"FLOAT": "TYPE_FP32", "HALF": "TYPE_FP16", "INT8": "TYPE_INT8", 
 
 def trtexec_command(config: Config, onnx: Path, engine: Path, *, layer_device_types: str, strongly_typed: bool,
                     calib_cache: Path | None) -> str:
-    args = ["trtexec", f"--onnx={onnx}", f"--saveEngine={engine}"]
+    args = trtexec_args(config, onnx, engine, layer_device_types=layer_device_types,
+                        strongly_typed=strongly_typed, calib_cache=calib_cache)
+    return " ".join(["trtexec", *args])
+
+
+def trtexec_args(config: Config, onnx: Path, engine: Path, *, layer_device_types: str, strongly_typed: bool,
+                 calib_cache: Path | None) -> list[str]:
+    """trtexec's arguments (without the program) that rebuild the planned engine on the config's target."""
+    args = [f"--onnx={onnx}", f"--saveEngine={engine}"]
     if not strongly_typed and config.precision != "fp32":
         args += ["--int8", "--fp16"] if config.precision == "int8" else ["--fp16"]
     if calib_cache is not None and not strongly_typed:
@@ -36,7 +44,7 @@ def trtexec_command(config: Config, onnx: Path, engine: Path, *, layer_device_ty
         shapes = config.input_shapes()
         for flag, pick in (("--minShapes", 0), ("--optShapes", 1), ("--maxShapes", 2)):
             args.append(flag + "=" + ",".join(f"{n}:{'x'.join(map(str, s[pick]))}" for n, s in shapes.items()))
-    return " ".join(a for a in args if a)
+    return [a for a in args if a]
 
 
 def nvinfer_snippet(config: Config, onnx: Path, engine: Path, *, dla_applied: bool, calib_cache: Path | None,
