@@ -1,80 +1,409 @@
-"""Realized placement: what the builder really put on DLA and GPU, and how it differs from the plan.
+"""Realized placement: what the builder really put on DLA and GPU, read from its log, and how it differs from the plan.
 
-Sources, best first: the builder log's summary (``Layers running on DLA:`` with ``{ForeignNode[first...last]}``
-or ``{a,b,c}`` groups per DLA subgraph, ``Layers running on GPU:`` with one layer per line) and its per-layer
-fallback lines (``Layer '<name>' (<TYPE>): Unsupported on DLA. Switching this layer's device type to GPU.``;
-older ``Default DLA is enabled but layer <name> is not supported on DLA, falling back to GPU.``). The wording is
-observed, not contractual (reference/tensorrt_dla.md 1.6), so an unparsable log gives ``None``, never a guess.
-An engine built with no DLA placement applied runs every layer on the GPU by construction.
+The wording is observed, not contractual (reference/tensorrt_dla.md 1.6, reference/wild/logs/ for TensorRT 5 to
+8.6 on Xavier, Orin and Nano), so the reader is built from what TensorRT printed:
+
+- **Prefixes** are stripped from every line first: trtexec ``[MM/DD/YYYY-hh:mm:ss] [I] [TRT] ``, TensorRT 8+'s
+  Python logger ``[...] [TRT] [I] ``, TensorRT 7's ``[TensorRT] INFO: ``, DeepStream ``INFO: [TRT]: ``,
+  Polygraphy ``[I] ``, jetson-inference ``[TRT]    ``, the capture of ``trtforge.build.engine``
+  (``INFO: <msg>``), and ``#`` where a log was kept as comments.
+- **The summary**: ``Layers running on DLA`` / ``Layers running on GPU`` headers, TensorRT 8+ style
+  (``---------- Layers Running on DLA ----------`` then one ``[DlaLayer] {ForeignNode[first...last]}`` or
+  ``[GpuLayer] TYPE: name`` line per entry, TYPE optional) and TensorRT 5-7 style
+  (``--------------- Layers running on DLA:`` then one message ``{a,b,c}, {d,e}, `` / ``a + b, c, ``). A section
+  ends at a dash line, the next header or the first line that is not an entry. A ForeignNode is a range in network
+  order (``first...last``), a single layer, or a fused name (``Gemm_15 + linear.bias + ...``); fused names
+  (``a + b``, ``PWN(PWN(a), b)``) stand for each of their layers.
+- **Fallbacks**, each with its reason: the line's own wording, plus the DLA diagnostics printed since the previous
+  fallback (``<layer>: DLA only supports concatenation on the C dimension.``). The global lines (``All dla layers
+  are falling back to GPU``, ``setDefaultDeviceType was called but no layer in the network can run on DLA``) are
+  kept apart.
+
+A log without a ``Layers running on DLA`` header gives ``devices=None`` ("unknown"), never "all on GPU". Lines that
+look like placement or fallback messages but cannot be read (a cut entry, an unknown fallback wording, entries
+without a header, a range whose ends are not among the layers) are counted in ``unparsed``, never guessed at.
+An engine built with no DLA placement applied runs every layer on the GPU by construction (``all_on_gpu``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-_SECTION = re.compile(r"-+\s*Layers\s+running\s+on\s+(DLA|GPU)\s*:?\s*-*", re.I)
-_FOREIGN = re.compile(r"\{ForeignNode\[(?P<first>.+?)\.\.\.(?P<last>.+?)\]\}")
-_GROUP = re.compile(r"^\{(?P<names>[^{}]*)\}$")
-_FALLBACK = (re.compile(r"Layer '(?P<name>.+?)' \([A-Z_]+\): Unsupported on DLA\. Switching this layer's device "
-                        r"type to GPU\."),
-             re.compile(r"Default DLA is enabled but layer (?P<name>.+?) is not supported on DLA, falling back "
-                        r"to GPU\."))
-_PREFIX = re.compile(r"^\[(?:DlaLayer|GpuLayer)\]\s*(?:[A-Z_]+:\s*)?")
+NO_SUMMARY = "builder log has no 'Layers running on DLA/GPU' summary"
+_TIMESTAMP = r"\[\d{1,2}/\d{1,2}/\d{2,4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\]"
+_PREFIX = re.compile(
+    r"\s*(?:#+|" + _TIMESTAMP + r"|\[(?P<letter>[IWEVFXUSD!])\]|\[(?:TRT|TensorRT)\]:?"
+    r"|(?P<word>k?(?:INFO|WARNING|WARN|ERROR|VERBOSE|INTERNAL_ERROR|DEBUG)):(?=\s|$))")
+_SEVERITY = {"I": "INFO", "W": "WARNING", "E": "ERROR", "V": "VERBOSE", "X": "VERBOSE", "U": "VERBOSE",
+             "D": "VERBOSE", "F": "INFO", "S": "INFO", "!": "ERROR", "WARN": "WARNING", "DEBUG": "VERBOSE"}
+_HEADER = re.compile(r"^-*\s*Layers\s+running\s+on\s+(DLA|GPU)\s*(:)?\s*(-*)\s*$", re.I)
+_DASHES = re.compile(r"^-{3,}\s*$")
+_TAG = re.compile(r"^\[(DlaLayer|GpuLayer)\]\s*", re.I)
+_TYPE = re.compile(r"^[A-Z][A-Z0-9_]*:\s+")
+_FOREIGN = re.compile(r"^\{ForeignNode\[(?P<inner>.*)\]\}$")
+_GROUP = re.compile(r"^\{(?P<inner>[^{}]*)\}$")
+_PWN = re.compile(r"^PWN\((?P<inner>.*)\)$")
+_GROUPS_ONLY = re.compile(r"^(?:\{[^{}]*\}\s*,?\s*)+$")  # a TensorRT 5-7 DLA list continued on another line
+
+# (pattern, reason); "{x}" in the reason is filled from the named group x. Sources: reference/wild/logs/ and
+# reference/tensorrt_dla.md 1.6 [I7].
+_FALLBACKS = (
+    (re.compile(r"Layer '(?P<layer>.+)' \((?P<type>[^()]*)\): Unsupported on DLA\. Switching this layer's device "
+                r"type to GPU"), "unsupported on DLA ({type})"),
+    (re.compile(r"^Layer (?P<layer>.+) \((?P<type>[A-Z0-9_]+)\): Unsupported on DLA\. Switching"),
+     "unsupported on DLA ({type})"),
+    (re.compile(r"Default DLA is enabled but layer (?P<layer>.+?) is not (?P<what>supported|running) on DLA, "
+                r"falling back to GPU"), "not {what} on DLA"),
+    (re.compile(r"Validation failed for DLA layer: (?P<layer>.+?)\. Switching to GPU fallback"),
+     "DLA validation failed"),
+    (re.compile(r"Splitting DLA subgraph at: (?P<layer>.+?) because (?P<why>.+?)\.?$"), "DLA subgraph split: {why}"),
+    (re.compile(r"DLA only supports FP16 and Int8 precision type\. Switching (?P<layer>.+?) device type to GPU"),
+     "DLA only supports FP16 and Int8 precision type"),
+    (re.compile(r"DLA supports only (?P<n>\d+) subgraphs per DLA core\. Switching to GPU for layer "
+                r"(?P<layer>.+?)\s*$"), "DLA supports only {n} subgraphs per DLA core"),
+    (re.compile(r"^Node: (?P<layer>.+?) cannot run in INT8 mode due to missing scale and zero point\. This node "
+                r"will not run on DLA"), "missing INT8 scale and zero point"),
+)
+_GLOBAL = re.compile(r"All dla layers are falling back to GPU|setDefaultDeviceType was called but no layer in the "
+                     r"network can run on DLA", re.I)
+_FALLBACK_LIKE = re.compile(r"fall(?:ing|s)?[ -]?back|switch\w*\b.*\bgpu\b|\bwill not run on dla\b", re.I)
+_NOT_FALLBACK = re.compile(r"allow(?:ed)? gpu fallback|gpu[ _]fallback\s*[:=]|--allowGPUFallback", re.I)
+_SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|^\[(?:DlaLayer|GpuLayer)\]", re.I)
+_DIAGNOSTIC = re.compile(r"\bdla\b", re.I)
+MAX_REASONS = 3
+
+
+@dataclass(frozen=True)
+class Message:
+    """One logged message without its prefixes; ``severity`` is ``None`` where the prefix did not say."""
+
+    severity: str | None
+    text: str
 
 
 @dataclass(frozen=True)
 class Realized:
-    devices: dict[str, str] | None  # layer -> "GPU"/"DLA"; None: the log did not say
-    fallbacks: tuple[str, ...]  # layers the builder moved from DLA to GPU
+    """``devices``: layer -> "DLA"/"GPU" (``None``: the log has no summary, unknown); ``fallbacks``: the layers
+    the builder moved from DLA to GPU, in log order, with ``reasons[layer]``; ``global_fallbacks``: the lines that
+    concern the whole network; ``unparsed``: placement- or fallback-looking lines that could not be read;
+    ``unmatched``: names in the summary that are not among the given layers."""
+
+    devices: dict[str, str] | None
+    fallbacks: tuple[str, ...]
     source: str
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    global_fallbacks: tuple[str, ...] = ()
+    unparsed: tuple[str, ...] = ()
+    unmatched: tuple[str, ...] = ()
+
+    @property
+    def summary_found(self) -> bool:
+        return self.devices is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """``trtforge realized --json``: exactly summary_found, devices, fallbacks (layer, reason), unparsed_lines."""
+        return {"summary_found": self.summary_found, "devices": self.devices,
+                "fallbacks": [{"layer": name, "reason": self.reasons.get(name, "")} for name in self.fallbacks],
+                "unparsed_lines": len(self.unparsed)}
 
 
-def realized_from_log(lines: Sequence[str], layer_names: Sequence[str]) -> Realized:
-    """Layer -> device from the builder log (layers in network order, for ``ForeignNode[first...last]``)."""
-    fallbacks = tuple(m.group("name") for line in lines for p in _FALLBACK if (m := p.search(line)))
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in lines:
-        text = line.strip()
-        header = _SECTION.search(text)
-        if header:
-            current = header.group(1).upper()
-            sections.setdefault(current, [])
-        elif current and text and not text.startswith("---"):
-            sections[current].append(_PREFIX.sub("", text))
-        elif text.startswith("---"):
-            current = None
-    if not sections:
-        return Realized(None, fallbacks, "builder log has no 'Layers running on DLA/GPU' summary")
-    devices = dict.fromkeys(layer_names, "GPU")
-    order = {name: i for i, name in enumerate(layer_names)}
-    for entry in sections.get("DLA", []):
-        for name in _dla_members(entry, order, list(layer_names)):
-            devices[name] = "DLA"
-    for entry in sections.get("GPU", []):
-        if entry in devices:
-            devices[entry] = "GPU"
-    for name in fallbacks:
-        if name in devices:
-            devices[name] = "GPU"
-    return Realized(devices, fallbacks, "builder log")
+# ---------------------------------------------------------------------------------------------- messages
 
 
-def _dla_members(entry: str, order: Mapping[str, int], names: list[str]) -> list[str]:
-    foreign = _FOREIGN.search(entry)
-    if foreign and foreign.group("first") in order and foreign.group("last") in order:
-        return names[order[foreign.group("first")]:order[foreign.group("last")] + 1]
-    group = _GROUP.match(entry)
+def message_from_line(line: str) -> Message:
+    """Strip the logger prefixes (any order, repeated) from one log line."""
+    severity: str | None = None
+    rest = line.rstrip("\r\n")
+    while True:
+        match = _PREFIX.match(rest)
+        if not match or match.end() == 0:
+            break
+        token = match.group("letter") or match.group("word")
+        if token:
+            word = token[1:] if token.startswith("k") and token[1:].isupper() else token
+            severity = _SEVERITY.get(word, word)
+        rest = rest[match.end():]
+    return Message(severity, rest.strip())
+
+
+def messages_from_text(text: str) -> list[Message]:
+    return [message_from_line(line) for line in text.splitlines()]
+
+
+# ---------------------------------------------------------------------------------------------- entries
+
+
+def names_from_entry(entry: str) -> list[str]:
+    """The layer names one summary entry or inspector layer name stands for (a range keeps its two ends joined
+    by ``...``: see ``_members``)."""
+    text = entry.strip()
+    foreign = _FOREIGN.match(text)
+    if foreign:
+        return [foreign.group("inner")]
+    group = _GROUP.match(text)
     if group:
-        return [n.strip() for n in group.group("names").split(",") if n.strip() in order]
-    return [entry] if entry in order else []
+        return [n.strip() for n in group.group("inner").split(",") if n.strip()]
+    return fused_names(text)
+
+
+def fused_names(text: str) -> list[str]:
+    """``a + b`` -> [a, b]; ``PWN(PWN(a), b)`` -> [a, b]; anything else is itself."""
+    pwn = _PWN.match(text)
+    if pwn:
+        return [n for part in _split_top(pwn.group("inner"), ",") for n in fused_names(part.strip())]
+    parts = [p.strip() for p in _split_top(text, " + ")]
+    if len(parts) > 1:
+        return [n for part in parts if part for n in fused_names(part)]
+    return [text] if text else []
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside brackets (``()``, ``[]``, ``{}``)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        char = text[i]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _balanced(text: str) -> bool:
+    return all(text.count(a) == text.count(b) for a, b in ("()", "[]", "{}"))
+
+
+@dataclass(frozen=True)
+class _Members:
+    explicit: tuple[str, ...]  # named in the entry
+    inferred: tuple[str, ...]  # inside a ForeignNode range, by network order
+    unmatched: tuple[str, ...]
+    resolved: bool
+
+
+def _members(entry: str, order: Mapping[str, int], names: Sequence[str]) -> _Members:
+    text = entry.strip()
+    foreign = _FOREIGN.match(text)
+    if foreign:
+        return _foreign_members(foreign.group("inner"), order, names)
+    found = names_from_entry(text)
+    if order and text in order:
+        found = [text]
+    known = [n for n in found if not order or n in order]
+    return _Members(tuple(known), (), tuple(n for n in found if order and n not in order), bool(known) or not order)
+
+
+def _foreign_members(inner: str, order: Mapping[str, int], names: Sequence[str]) -> _Members:
+    """``first...last`` (either end may be a fused name) is a range in network order; anything else names its
+    layers. The split is the ``...`` whose two sides both name layers (names may hold dots)."""
+    for at in (m.start() for m in re.finditer(r"(?=\.\.\.)", inner)):
+        left, right = inner[:at], inner[at + 3:]
+        if not order:
+            if left and right:
+                return _Members((*fused_names(left), *fused_names(right)), (), (), True)
+            continue
+        first, last = _resolve(left, order), _resolve(right, order)
+        if first and last:
+            ends = [*first, *last]
+            low, high = min(order[n] for n in ends), max(order[n] for n in ends)
+            inside = tuple(n for n in names[low:high + 1] if n not in ends)
+            return _Members(tuple(ends), inside, (), True)
+    whole = _resolve(inner, order) if order else fused_names(inner)
+    if whole:
+        rest = tuple(n for n in fused_names(inner) if order and n not in order and n != inner)
+        return _Members(tuple(whole), (), rest, True)
+    return _Members((), (), (inner,), False)
+
+
+def _resolve(text: str, order: Mapping[str, int]) -> list[str]:
+    """The layers ``text`` names (itself, or the parts of a fused name), [] if none is a layer."""
+    if not order:
+        return []
+    if text in order:
+        return [text]
+    return [n for n in fused_names(text) if n in order]
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+@dataclass
+class _Summary:
+    dla_seen: bool = False
+    entries: list[tuple[str, str]] = field(default_factory=list)  # (device, entry text)
+    unparsed: list[str] = field(default_factory=list)
+
+
+def summary_from_messages(messages: Sequence[Message]) -> _Summary:
+    """The summary's entries, per device, from the messages in order."""
+    summary = _Summary()
+    section: str | None = None
+    list_style = False
+    first = False
+    for message in messages:
+        text = message.text
+        header = _HEADER.match(text)
+        if header:
+            section = header.group(1).upper()
+            summary.dla_seen |= section == "DLA"
+            list_style, first = bool(header.group(2)) or not header.group(3), True
+            continue
+        tag = _TAG.match(text)
+        if section is not None and tag:
+            device = "DLA" if tag.group(1).lower() == "dlalayer" else "GPU"
+            _add_entry(summary, device, _TYPE.sub("", text[tag.end():], count=1), text)
+            first = False
+            continue
+        if section is not None and list_style and not _DASHES.match(text) and (
+                first or (section == "DLA" and _GROUPS_ONLY.match(text))):
+            _add_list(summary, section, text)
+            first = False
+            continue
+        section = None
+        if _SUMMARY_LIKE.search(text):
+            summary.unparsed.append(text)
+    if not summary.dla_seen and summary.entries:
+        summary.unparsed += [entry for _device, entry in summary.entries]
+        summary.entries = []
+    return summary
+
+
+def _add_entry(summary: _Summary, device: str, entry: str, line: str) -> None:
+    entry = entry.strip()
+    if not entry or not _balanced(entry):
+        summary.unparsed.append(line)
+        return
+    summary.entries.append((device, entry))
+
+
+def _add_list(summary: _Summary, device: str, text: str) -> None:
+    """TensorRT 5-7: one message lists the section, ``{a,b}, {c}, `` (DLA) or ``a + b, c, `` (GPU)."""
+    for item in (part.strip() for part in _split_top(text, ",")):
+        if not item:
+            continue
+        if not _balanced(item) or (device == "DLA" and item.startswith("{") and not item.endswith("}")):
+            summary.unparsed.append(text)
+            continue
+        summary.entries.append((device, item))
+
+
+# ---------------------------------------------------------------------------------------------- fallbacks
+
+
+@dataclass
+class _Fallbacks:
+    layers: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    global_lines: list[str] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)
+
+
+def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
+    """Every per-layer fallback with its reason, the global fallback lines, and fallback-looking lines that match
+    no known wording."""
+    found = _Fallbacks()
+    pending: list[str] = []
+    for message in messages:
+        text = message.text
+        if _GLOBAL.search(text):
+            found.global_lines.append(text)
+            continue
+        match = next(((m, reason) for pattern, reason in _FALLBACKS if (m := pattern.search(text))), None)
+        if match:
+            _add_fallback(found, match[0], match[1], pending)
+            pending = []
+        elif _HEADER.match(text):
+            pending = []
+        elif _FALLBACK_LIKE.search(text) and not _NOT_FALLBACK.search(text):
+            found.unparsed.append(text)
+        elif _DIAGNOSTIC.search(text) and message.severity in (None, "WARNING", "ERROR", "INTERNAL_ERROR") \
+                and not _SUMMARY_LIKE.search(text) and "ForeignNode" not in text:
+            pending = [*pending, text][-MAX_REASONS:]
+    return found
+
+
+def _add_fallback(found: _Fallbacks, match: re.Match[str], reason: str, pending: list[str]) -> None:
+    layer = match.group("layer")
+    if layer in found.reasons:
+        return
+    groups = {k: v for k, v in match.groupdict().items() if v is not None}
+    own = reason.format(**groups)
+    details = [_without_subject(line, layer) for line in pending]
+    found.layers.append(layer)
+    found.reasons[layer] = f"{own}: {'; '.join(details)}" if details else own
+
+
+def _without_subject(line: str, layer: str) -> str:
+    return line[len(layer) + 2:] if line.startswith(f"{layer}: ") else line
+
+
+# ---------------------------------------------------------------------------------------------- realized
+
+
+def realized_from_log_text(text: str, layer_names: Sequence[str] = ()) -> Realized:
+    """Layer -> device from a builder log as text, in any of the prefixes above. ``layer_names`` (network order)
+    expand ``ForeignNode[first...last]`` ranges; without them ``devices`` holds only the names the log gives."""
+    return realized_from_messages(messages_from_text(text), layer_names)
+
+
+def realized_from_log(lines: Iterable[str], layer_names: Sequence[str] = ()) -> Realized:
+    """``realized_from_log_text`` on lines (each may hold several, as a capture of multi-line messages does)."""
+    return realized_from_log_text("\n".join(lines), layer_names)
+
+
+def realized_from_messages(messages: Sequence[Message], layer_names: Sequence[str] = ()) -> Realized:
+    summary = summary_from_messages(messages)
+    falls = fallbacks_from_messages(messages)
+    unparsed = [*summary.unparsed, *falls.unparsed]
+    common = {"reasons": dict(falls.reasons), "global_fallbacks": tuple(falls.global_lines)}
+    if not summary.dla_seen:
+        return Realized(None, tuple(falls.layers), NO_SUMMARY, unparsed=tuple(unparsed), **common)
+    devices, unmatched, unresolved = _devices(summary.entries, layer_names, falls.layers)
+    return Realized(devices, tuple(falls.layers), "builder log", unparsed=tuple(unparsed + unresolved),
+                    unmatched=tuple(unmatched), **common)
+
+
+def _devices(entries: Sequence[tuple[str, str]], layer_names: Sequence[str], fallbacks: Sequence[str]
+             ) -> tuple[dict[str, str], list[str], list[str]]:
+    names = list(dict.fromkeys(layer_names))
+    order = {name: i for i, name in enumerate(names)}
+    devices = dict.fromkeys(names, "GPU")
+    explicit: dict[str, str] = {}
+    inferred: dict[str, set[str]] = {"DLA": set(), "GPU": set()}
+    unmatched: list[str] = []
+    unresolved: list[str] = []
+    for device, entry in entries:
+        members = _members(entry, order, names)
+        unmatched += members.unmatched
+        if not members.resolved and device == "DLA":
+            unresolved.append(entry)
+        for name in members.explicit:
+            explicit[name] = "DLA" if device == "DLA" or explicit.get(name) == "DLA" else device
+        inferred[device].update(members.inferred)
+    for device in ("DLA", "GPU"):  # a range's inside, by network order: the GPU side and fallbacks win
+        devices.update(dict.fromkeys(inferred[device], device))
+    for name in fallbacks:
+        if name in devices or not order:
+            devices[name] = "GPU"
+    devices.update(explicit)
+    return devices, list(dict.fromkeys(unmatched)), unresolved
 
 
 def all_on_gpu(layer_names: Sequence[str], why: str) -> Realized:
     return Realized(dict.fromkeys(layer_names, "GPU"), (), why)
+
+
+# ---------------------------------------------------------------------------------------------- against the plan
 
 
 def by_submodule(layers: Sequence[Any], realized: Realized) -> dict[str, dict[str, Any]]:
