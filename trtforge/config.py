@@ -98,6 +98,7 @@ class Config:
     model: str
     inputs: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"input": (3, 224, 224)})
     outputs: tuple[str, ...] = ("output",)
+    export_module: str = ""  # a submodule path (e.g. "backbone") to export instead of the whole model
     max_batch_size: int = 1
     dynamic_batch: bool = False
     precision: Precision = "fp16"
