@@ -9,7 +9,10 @@ from trtforge.calib.cache import (
     check_cache,
     dynamic_ranges_from_ranges,
     ranges_from_cache,
+    read_cache,
+    text_from_cache,
     version_number,
+    version_text,
 )
 from trtforge.calib.calibrator import calibrator_from_cache, dynamic_ranges_into_network
 from trtforge.calib.qdq import qdq_from_ranges
@@ -33,6 +36,9 @@ __all__ = [
     "qdq_from_ranges",
     "ranges_from_cache",
     "ranges_from_data",
+    "read_cache",
     "read_ranges",
+    "text_from_cache",
     "version_number",
+    "version_text",
 ]

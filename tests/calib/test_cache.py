@@ -78,10 +78,12 @@ def test_round_trip_including_names_with_colons() -> None:
 
 
 def test_malformed_cache_is_an_error() -> None:
-    with pytest.raises(TrtforgeError, match="TRT-<version>"):
+    with pytest.raises(TrtforgeError, match="TRT-<N>-<algorithm>"):
         ranges_from_cache("calibration.json\ninput 1.0\n")
-    with pytest.raises(TrtforgeError, match="8 hex digits"):
-        ranges_from_cache("TRT-100300-EntropyCalibration2\ninput: 3c0102\n")
+    with pytest.raises(TrtforgeError, match="1 to 8 digits"):
+        ranges_from_cache("TRT-100300-EntropyCalibration2\ninput: 3c01020g\n")
+    with pytest.raises(TrtforgeError, match="1 to 8 digits"):
+        ranges_from_cache("TRT-100300-EntropyCalibration2\ninput: 13c010204\n")
 
 
 def test_dynamic_ranges_are_symmetric() -> None:
