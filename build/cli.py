@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -14,6 +15,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--require-dla", action="store_true",
                         help="fail instead of building a GPU-only engine where there are no DLA cores")
     parser.set_defaults(handler=_build)
+    register_device_route(sub)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -30,3 +32,48 @@ def print_summary(summary: dict[str, Any]) -> None:
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         print(f"{key:<{width}}  {value}")
+
+
+def register_device_route(sub: Any) -> None:
+    """``bundle`` (prepare on a workstation) and ``adopt`` (bring a device-built engine back)."""
+    from trtforge.cli import add_config_args
+
+    bundle = sub.add_parser("bundle", help="a folder + .tar.gz to build the config's engine on a Jetson with trtexec")
+    add_config_args(bundle)
+    bundle.set_defaults(handler=_bundle)
+    adopt = sub.add_parser("adopt", help="turn an engine built on the device from a bundle into a sidecar")
+    adopt.add_argument("--bundle", type=Path, required=True, help="the bundle folder (with MANIFEST.json)")
+    adopt.add_argument("--engine", type=Path, required=True, help="the engine trtexec wrote on the device")
+    adopt.add_argument("--log", type=Path, required=True, help="build.sh's build.log (trtexec --verbose)")
+    adopt.add_argument("--layer-info", type=Path, default=None, help="layers.json (trtexec --exportLayerInfo)")
+    adopt.set_defaults(handler=_adopt)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from trtforge.build.bundle import bundle_from_config
+
+    from trtforge.cli import config_from_args
+
+    out, args.out = args.out, None  # --out is the bundle folder here, not the config's artifact folder
+    made = bundle_from_config(config_from_args(args), out)
+    print_summary({"bundle": str(made.folder), "archive": str(made.archive),
+                   "files": " ".join(sorted(made.manifest["files"])),
+                   "target": f"TensorRT {made.manifest['target']['tensorrt']} on {made.manifest['target']['platform']}",
+                   "bring_back": " ".join(made.manifest["bring_back"])})
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    from trtforge.build.adopt import sidecar_from_device
+
+    path, record = sidecar_from_device(args.bundle, args.engine, args.log, args.layer_info)
+    table = record["placement"]["by_submodule"]
+    realized = [row["realized_dla"] for row in table.values()]
+    print_summary({"sidecar": str(path), "built_with": record["tensorrt"]["label"], "runs_on": record["runs_on"],
+                   "dla_layers_realized": "unknown (log had no summary)" if None in realized
+                   else f"{sum(realized)}/{sum(row['layers'] for row in table.values())}",
+                   "realized_source": record["placement"]["realized_source"],
+                   "fallbacks_in_log": len(record["placement"]["realized_fallbacks"]),
+                   "drift": "; ".join(record["placement"]["drift"]) or "none",
+                   "gates": "; ".join(record["placement"]["gates"]) or "pass"})
+    return 0
