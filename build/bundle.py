@@ -118,7 +118,7 @@ def _write_folder(config: Config, folder: Path, plan: Any, onnx_path: Path, cach
                   layers: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything is written into a temporary sibling folder first, which then replaces ``folder``."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    if folder.exists() and not (folder / MANIFEST).is_file():
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not (folder / MANIFEST).is_file():
         raise TrtforgeError.of("--out to be a new folder or an earlier bundle", found=f"{folder} holds no {MANIFEST}",
                                fix="choose another --out folder")
     work = folder.with_name(f".{folder.name}.partial")
