@@ -8,6 +8,8 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # rtx: TensorRT-RTX (the NVIDIA ONNX parser and builder on machines without TensorRT). Drop it on a Jetson.
 EXTRAS   ?= torch,rtx,dev
 STUBS    ?= tensorrt-stubs==10.13.0.35.1
+# on a Jetson: VENV_FLAGS=--system-site-packages sees JetPack's TensorRT (and NVIDIA's torch) from the system
+VENV_FLAGS ?=
 
 CONFIG   ?= resnet18_fp16_gpu_dla12
 SCENARIO ?= int8_2gpu
@@ -30,7 +32,7 @@ help:
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH_SPEC),$(BIN)/python -m pip install --quiet $(TORCH_SPEC))
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
