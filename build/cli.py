@@ -15,6 +15,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--require-dla", action="store_true",
                         help="fail instead of building a GPU-only engine where there are no DLA cores")
     parser.set_defaults(handler=_build)
+    register_realized(sub)
     register_device_route(sub)
 
 
@@ -77,3 +78,52 @@ def _adopt(args: argparse.Namespace) -> int:
                    "drift": "; ".join(record["placement"]["drift"]) or "none",
                    "gates": "; ".join(record["placement"]["gates"]) or "pass"})
     return 0
+
+
+def register_realized(sub: Any) -> None:
+    """``realized``: the placement a TensorRT builder log (from any machine) reports."""
+    parser = sub.add_parser("realized", help="the DLA/GPU placement and fallbacks a TensorRT builder log reports "
+                                             "(trtexec, DeepStream, Polygraphy, Python logger, trtforge build)")
+    parser.add_argument("--log", type=Path, required=True, help="the builder log (e.g. trtexec --verbose output)")
+    layers = parser.add_mutually_exclusive_group()
+    layers.add_argument("--layers", type=Path, default=None,
+                        help="one TensorRT layer name per line in network order (expands ForeignNode[a...b])")
+    layers.add_argument("--plan", type=Path, default=None,
+                        help="plan.json (or its folder): layers from the plan, table per submodule")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"summary_found", "devices", "fallbacks": [{"layer", "reason"}], '
+                             '"unparsed_lines"}')
+    parser.set_defaults(handler=_realized)
+
+
+def _realized(args: argparse.Namespace) -> int:
+    import json
+
+    from trtforge.build.realized import layer_names_from_text, realized_from_log_text, text_from_realized
+
+    rows: list[tuple[str, str, str, str]] = []
+    names: list[str] = []
+    if args.plan is not None:
+        from trtforge.placement.plan import load_plan
+
+        rows = [(n["name"], n["owner"], n["requested"], n["predicted"]) for n in load_plan(args.plan)["nodes"]
+                if not n.get("layerless")]
+        names = [row[0] for row in rows]
+    elif args.layers is not None:
+        names = layer_names_from_text(_read(args.layers, "layer list"))
+    realized = realized_from_log_text(_read(args.log, "builder log"), names)
+    if args.json:
+        print(json.dumps(realized.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(text_from_realized(realized, rows), end="")
+    return 0
+
+
+def _read(path: Path, what: str) -> str:
+    from trtforge.errors import TrtforgeError
+
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as err:
+        raise TrtforgeError.of(f"a {what} at {path}", found=err.strerror or "unreadable",
+                               fix="give the path of the file") from None

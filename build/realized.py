@@ -225,6 +225,14 @@ def _foreign_members(inner: str, order: Mapping[str, int], names: Sequence[str])
     return _Members((), (), (inner,), False)
 
 
+def layers_named_by(entry: str, layer_names: Sequence[str]) -> list[str]:
+    """The layers of ``layer_names`` (network order) that a summary entry or an engine layer's name stands for:
+    itself, the parts of a fused name, every layer of a ``{ForeignNode[first...last]}`` range, a ``{a,b}`` group."""
+    names = list(dict.fromkeys(layer_names))
+    members = _members(entry, {name: i for i, name in enumerate(names)}, names)
+    return [*members.explicit, *members.inferred]
+
+
 def _resolve(text: str, order: Mapping[str, int]) -> list[str]:
     """The layers ``text`` names (itself, or the parts of a fused name), [] if none is a layer."""
     if not order:
@@ -429,3 +437,45 @@ def drift_from_table(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [f"{key}: predicted {row['predicted_dla']} of {row['layers']} layers on DLA, realized {row['realized_dla']}"
             for key, row in table.items() if row["realized_dla"] is not None
             and row["realized_dla"] != row["predicted_dla"]]
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+def layer_names_from_text(text: str) -> list[str]:
+    """A ``--layers`` file: one TensorRT layer name per line, in network order (blank lines skipped)."""
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def text_from_realized(realized: Realized, rows: Sequence[Any] = ()) -> str:
+    """What ``trtforge realized`` prints: the summary, per submodule when ``rows`` (name, owner, requested,
+    predicted) come from a plan, the fallbacks with their reasons, and what could not be read."""
+    lines = [f"summary: {'found' if realized.summary_found else 'none'} ({realized.source})"]
+    if realized.devices is not None:
+        on_dla = [name for name, device in realized.devices.items() if device == "DLA"]
+        lines.append(f"layers: {len(on_dla)} on DLA, {len(realized.devices) - len(on_dla)} on GPU")
+    if rows:
+        lines += _table_lines(by_submodule(rows, realized))
+        lines += [f"drift: {line}" for line in drift_from_table(by_submodule(rows, realized))]
+    elif realized.devices is not None:
+        lines += [f"  {device}  {name}" for name, device in realized.devices.items()]
+    owners = {row[0]: row[1] for row in rows}
+    lines.append(f"fallbacks: {len(realized.fallbacks)}")
+    lines += [f"  {name}{f' ({owners[name]})' if owners.get(name) else ''}: {realized.reasons.get(name, '')}"
+              for name in realized.fallbacks]
+    lines += [f"global: {line}" for line in realized.global_fallbacks]
+    if realized.unmatched:
+        lines.append(f"names not among the layers: {len(realized.unmatched)} (e.g. {realized.unmatched[0]})")
+    lines.append(f"unparsed placement lines: {len(realized.unparsed)}")
+    lines += [f"  {line[:160]}" for line in realized.unparsed]
+    return "\n".join(lines) + "\n"
+
+
+def _table_lines(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    head = ("submodule", "layers", "requested DLA", "predicted DLA", "realized DLA")
+    body = [(key, str(row["layers"]), str(row["requested_dla"]), str(row["predicted_dla"]),
+             "unknown" if row["realized_dla"] is None else str(row["realized_dla"])) for key, row in table.items()]
+    widths = [max(len(cells[i]) for cells in (head, *body)) for i in range(len(head))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"
+             for cells in (head, *body)]
+    return [lines[0], "|" + "|".join("-" * (w + 2) for w in widths) + "|", *lines[1:]]
