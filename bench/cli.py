@@ -119,6 +119,7 @@ def _bench_concurrent(args: argparse.Namespace) -> int:
     from trtforge.config import load_scenario
     from trtforge.log import stage
 
+    _check_concurrent_args(args)  # before the scenario is loaded: nothing is exported, built or written
     scenario = load_scenario(args.scenario)
     with stage("bench-concurrent", scenario=scenario.name, processes=len(scenario.processes)) as done:
         record = concurrent_from_scenario(scenario, runtime=args.runtime, results_dir=_results_dir(args),
@@ -126,6 +127,15 @@ def _bench_concurrent(args: argparse.Namespace) -> int:
         done["artifact"] = write_json(result_path("concurrent", scenario.name, _results_dir(args)), record)
     print("\n".join(concurrent_lines(record)))
     return 0
+
+
+def _check_concurrent_args(args: argparse.Namespace) -> None:
+    from trtforge.bench.concurrent import check_window_and_timeout
+
+    if args.window is not None:
+        check_window_and_timeout(args.window, 1.0)
+    if args.threads < 0:
+        raise TrtforgeError.of("--threads to be 0 (the runtime's default) or more", found=args.threads)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trtforge.artifacts import read_json, write_atomic
+from trtforge.errors import TrtforgeError
 
 SCENARIO_ORDER = ("2gpu", "1gpu_1dla", "2dla")
 HETEROGENEOUS_ROWS = ("resnet18_fp16_gpu", "resnet18_fp16_dla", "resnet18_int8_gpu", "resnet18_int8_dla",
@@ -53,7 +54,7 @@ def torch_cell(record: dict[str, Any]) -> str:
 def engine_cell(record: dict[str, Any]) -> str:
     cell = fps_cell(record.get("engine"))
     stand_in = record.get("onnxruntime")
-    if stand_in and not record["engine"].get("measured"):
+    if stand_in and not (record.get("engine") or {}).get("measured"):
         cell += f"; ONNX Runtime CPU stand-in: {fps_cell(stand_in)}"
     return cell
 
@@ -93,12 +94,96 @@ def records_from_folders(folders: Sequence[Path]) -> dict[str, list[dict[str, An
     for folder in folders:
         for path in sorted(Path(folder).rglob("*.json")):
             record = read_json(path, what="a stored benchmark result")
+            if not isinstance(record, dict):
+                raise TrtforgeError.of(f"a stored benchmark result at {path} to be a JSON object",
+                                       found=type(record).__name__, fix=RECORD_FIX)
             kind = str(record.get("format", "")).removeprefix("trtforge.bench.").split("/")[0]
             if kind in found:
+                check_record(kind, record, path)
                 found[kind].append({**record, "_path": str(path)})
     for records in found.values():
         records.sort(key=lambda r: r.get("created", ""))
     return found
+
+
+RECORD_FIX = "delete it, or re-run the benchmark that wrote it"
+NUMBER = (int, float)
+
+
+class _Malformed(Exception):
+    """A stored result lacks a field the report reads (turned into one TrtforgeError naming the file)."""
+
+
+def check_record(kind: str, record: dict[str, Any], path: Path) -> None:
+    """Every field the report and plots read is there with its type, or one error names the file and field."""
+    try:
+        _field(record, "machine", dict)
+        if "created" in record:
+            _field(record, "created", str)
+        {"throughput": _check_throughput, "concurrent": _check_concurrent, "compare": _check_compare}[kind](record)
+    except _Malformed as err:
+        raise TrtforgeError.of(f"a stored benchmark result at {path} with the fields of its format "
+                               f"({record.get('format')})", found=str(err), fix=RECORD_FIX) from None
+
+
+def _field(obj: object, key: str, kinds: type | tuple[type, ...], where: str = "") -> Any:
+    if not isinstance(obj, dict):
+        raise _Malformed(f"{where.rstrip('.') or 'the record'} is a {type(obj).__name__}, not an object")
+    if key not in obj:
+        raise _Malformed(f"no {where}{key}")
+    value = obj[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is NUMBER):
+        names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+        raise _Malformed(f"{where}{key} = {str(value)[:60]!r} ({type(value).__name__}), not {names}")
+    return value
+
+
+def _check_throughput(record: dict[str, Any]) -> None:
+    _field(record, "config", str)
+    _field(record, "kwargs", str)
+    for key in ("torch", "engine", "onnxruntime"):
+        value = record.get(key)
+        for index, m in enumerate(value if isinstance(value, list) else [value] if value else []):
+            where = f"{key}[{index}]."
+            if _field({"m": m}, "m", dict, where).get("measured"):
+                _field(m, "fps", NUMBER, where)
+                _field(m, "label", dict, where)
+                timing = _field(m, "timing", dict, where)
+                _field(timing, "iterations", NUMBER, f"{where}timing.")
+                latency = _field(timing, "latency_ms", dict, f"{where}timing.")
+                for q in ("p50", "p90", "p99"):
+                    _field(latency, q, NUMBER, f"{where}timing.latency_ms.")
+            else:
+                _field(m, "reason", str, where)
+
+
+def _check_concurrent(record: dict[str, Any]) -> None:
+    for key in ("scenario", "runtime"):
+        _field(record, key, str)
+    for key in ("window_s", "aggregate_fps"):
+        _field(record, key, NUMBER)
+    overlap = _field(record, "overlap", dict)
+    for key in ("seconds", "share_of_longest"):
+        _field(overlap, key, NUMBER, "overlap.")
+    for index, proc in enumerate(_field(record, "processes", list)):
+        where = f"processes[{index}]."
+        for key, kinds in (("config", str), ("kwargs", str), ("fps", NUMBER), ("label", dict)):
+            _field(proc, key, kinds, where)
+
+
+def _check_compare(record: dict[str, Any]) -> None:
+    for index, text in enumerate(_field(record, "inputs", list)):
+        _field({"inputs": text}, "inputs", str, f"[{index}] of ")
+    for index, row in enumerate(_field(record, "rows", list)):
+        where = f"rows[{index}]."
+        for key in ("config", "precision", "candidate", "reference", "output", "status"):
+            _field(row, key, str, where)
+        _field(row, "reason", (str, type(None)), where)
+        for key, value in _field(row, "metrics", dict, where).items():
+            _field({key: value}, key, NUMBER, f"{where}metrics.")
+        tolerance = _field(row, "tolerance", (dict, type(None)), where)
+        for key in ("atol", "rtol", "min_cosine", "min_top1") if tolerance else ():
+            _field(tolerance, key, NUMBER, f"{where}tolerance.")
 
 
 def heterogeneous_section(records: list[dict[str, Any]]) -> list[str]:

@@ -8,10 +8,16 @@ on CPU with one intra-op thread per process.
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 from typing import Any
 
-from trtforge.bench.concurrent import ProcessSpec, overlap_from_results, results_from_processes
+from trtforge.bench.concurrent import (
+    ProcessSpec,
+    check_window_and_timeout,
+    overlap_from_results,
+    results_from_processes,
+)
 
 from trtforge.config import Config, Scenario, load_config
 from trtforge.errors import TrtforgeError
@@ -37,13 +43,27 @@ def runtime_for_machine(requested: str | None) -> str:
     return "onnxruntime"
 
 
-def spec_for_process(config: Config, dla_core: int, runtime: str, *, threads: int) -> ProcessSpec:
-    """Resolve what the child runs (export, typed ONNX or engine) here, before any child starts."""
-    from trtforge.bench import sources
+def config_source(named: str) -> str:
+    """How a child finds a scenario's config: a path stays a path (made absolute), a name stays a name."""
+    candidate = Path(named)
+    if candidate.suffix == ".toml" or os.sep in named:
+        return str(candidate.resolve())
+    return named
 
-    common = {"config": config.name, "dla_core": dla_core, "warmup": config.bench.warmup, "threads": threads}
+
+def spec_for_process(config: Config, dla_core: int, runtime: str, *, threads: int,
+                     source: str | None = None) -> ProcessSpec:
+    """Resolve what the child runs (export, typed ONNX or engine) here, before any child starts. ``source`` is
+    how the scenario named the config (a name or a path; default its name): the child loads it the same way
+    and checks that it finds the same config."""
+    from trtforge.bench import sources
+    from trtforge.bench.child import config_sha256
+
+    named = config_source(source or config.name)
+    common = {"config": named, "config_sha256": config_sha256(config), "dla_core": dla_core,
+              "warmup": config.bench.warmup, "threads": threads}
     if runtime == "tensorrt":
-        engine = sources.engine_for(load_config(config.name, [f"dla_core={dla_core}"]))
+        engine = sources.engine_for(load_config(named, [f"dla_core={dla_core}"]))
         return ProcessSpec(runtime=runtime, engine=str(engine), device="cuda", precision=config.precision,
                            **common)  # type: ignore[arg-type]
     if runtime == "torch":
@@ -70,14 +90,16 @@ def concurrent_from_scenario(scenario: Scenario, *, runtime: str | None, results
 
     chosen = runtime_for_machine(runtime)
     configs = [load_config(p.config) for p in scenario.processes]
-    specs = [spec_for_process(c, p.dla_core, chosen, threads=threads) for c, p in zip(configs, scenario.processes,
-                                                                                       strict=True)]
-    window = window_s or max(c.bench.window_s for c in configs)
+    window = window_s if window_s is not None else max(c.bench.window_s for c in configs)
     timeout = max(c.bench.timeout_s for c in configs)
+    check_window_and_timeout(window, timeout)  # before anything is exported, built or started
+    specs = [spec_for_process(c, p.dla_core, chosen, threads=threads, source=p.config)
+             for c, p in zip(configs, scenario.processes, strict=True)]
     results = results_from_processes(specs, window_s=window, timeout_s=timeout,
                                      log_dir=results_dir / "concurrent" / f"{scenario.name}.logs")
-    processes = [{"config": c.name, "dla_core": p.dla_core, "kwargs": torch2trt_kwargs(c, dla_core=p.dla_core),
-                  "label": r["label"], "timing": r["timing"], "fps": r["timing"]["fps"]}
+    processes = [{"config": c.name, "source": p.config, "dla_core": p.dla_core,
+                  "kwargs": torch2trt_kwargs(c, dla_core=p.dla_core), "label": r["label"], "timing": r["timing"],
+                  "fps": r["timing"]["fps"]}
                  for c, p, r in zip(configs, scenario.processes, results, strict=True)]
     return {
         "format": RESULT_FORMAT, "scenario": scenario.name, "title": scenario.title,
