@@ -16,6 +16,9 @@ def register(sub: Any) -> None:
     plan = sub.add_parser("plan", help="tag if needed, then predict the DLA/GPU placement: plan.json + report.md")
     add_config_args(plan)
     plan.set_defaults(handler=_plan)
+    from trtforge.placement.predict_cli import register as register_predict
+
+    register_predict(sub)  # trtforge predict, trtforge recommend
 
 
 def _tag(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from trtforge.placement.cost import (
     load_catalogue,
     work_from_facts,
 )
+from trtforge.placement.facts import NodeFacts
 from trtforge.placement.plan import Plan
 
 from trtforge.config import Config, Scenario, TargetConfig, load_config
@@ -44,11 +45,22 @@ def device_config(config: Config, spec: Mapping[str, Any]) -> Config:
 
 
 @functools.lru_cache(maxsize=8)
-def _work_cached(path: str, stamp: float, precision: str) -> WorkTable:
+def _facts_cached(path: str, stamp: float) -> tuple[NodeFacts, ...]:
     import onnx
     from trtforge.placement.facts import facts_from_onnx
 
-    return work_from_facts(facts_from_onnx(onnx.load(path)), precision)
+    return tuple(facts_from_onnx(onnx.load(path)))
+
+
+def facts_from_tagged(tagged_path: Path) -> tuple[NodeFacts, ...]:
+    """The node facts of a tagged ONNX (cached while the file is unchanged)."""
+    path = Path(tagged_path).resolve()
+    return _facts_cached(str(path), path.stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=8)
+def _work_cached(path: str, stamp: float, precision: str) -> WorkTable:
+    return work_from_facts(_facts_cached(path, stamp), precision)
 
 
 def work_from_tagged(tagged_path: Path, precision: str) -> WorkTable:
