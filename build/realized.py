@@ -72,7 +72,9 @@ _GLOBAL = re.compile(r"All dla layers are falling back to GPU|setDefaultDeviceTy
 _FALLBACK_LIKE = re.compile(r"fall(?:ing|s)?[ -]?back|switch\w*\b.*\bgpu\b|\bwill not run on dla\b", re.I)
 _NOT_FALLBACK = re.compile(r"allow(?:ed)? gpu fallback|gpu[ _]fallback\s*[:=]|--allowGPUFallback", re.I)
 _SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|^\[(?:DlaLayer|GpuLayer)\]", re.I)
-_DIAGNOSTIC = re.compile(r"\bdla\b", re.I)
+_DIAGNOSTIC = re.compile(r"\bdla\b", re.I)  # and a limitation: the reason lines of [I7] and reference/wild/logs/
+_LIMITATION = re.compile(r"\b(?:not|only|cannot|can't|unsupported|requires?|must|exceeds?|less than|invalid|"
+                         r"fail(?:s|ed)?|too)\b", re.I)
 MAX_REASONS = 3
 
 
@@ -334,8 +336,8 @@ def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
             pending = []
         elif _FALLBACK_LIKE.search(text) and not _NOT_FALLBACK.search(text):
             found.unparsed.append(text)
-        elif _DIAGNOSTIC.search(text) and message.severity in (None, "WARNING", "ERROR", "INTERNAL_ERROR") \
-                and not _SUMMARY_LIKE.search(text) and "ForeignNode" not in text:
+        elif _DIAGNOSTIC.search(text) and _LIMITATION.search(text) and not _SUMMARY_LIKE.search(text) \
+                and message.severity in (None, "WARNING", "ERROR", "INTERNAL_ERROR") and "ForeignNode" not in text:
             pending = [*pending, text][-MAX_REASONS:]
     return found
 
