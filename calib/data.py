@@ -3,10 +3,17 @@
 Every source yields the same thing, ``{input name: float32 array (batch, *sample)}`` one batch at a time, and is
 described by a manifest (kind, files with their content hashes, preprocessing, batch layout) whose hash keys
 every artifact made from it. Synthetic data is allowed but marked ``synthetic: true`` everywhere.
+
+What is read is checked before anything is computed from it, each failure one ``TrtforgeError`` naming the
+file: arrays load with ``allow_pickle=False`` and must be real numbers (bool, int, float: no complex, string,
+object or structured dtypes) that are finite as float32 (no NaN, no Inf, nothing that overflows float32);
+an image must decode (a truncated, empty or non-image ``.jpg`` is named, not a PIL traceback). Every batch is
+checked finite again before it is used.
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +55,10 @@ class DataSource:
         """The calibration batches, or the held-out ones (``part="holdout"``); re-iterable and deterministic."""
         first, count = (0, self.calibration) if part == "calibration" else (self.calibration, self.holdout)
         for index in range(first, first + count):
-            yield self._batch(index)
+            batch = self._batch(index)
+            for name, array in batch.items():
+                _check_finite(array, f"{name} in {self.path or SYNTHETIC} (batch {index})")
+            yield batch
 
     def _batch(self, index: int) -> Batch:
         if self.kind == SYNTHETIC:
@@ -131,13 +141,18 @@ def image_array(path: Path, config: Config, shape: tuple[int, ...]) -> np.ndarra
     from PIL import Image
 
     cal = config.calibration
-    with Image.open(path) as img:
-        rgb = img.convert("RGB")
-        scale = cal.resize / min(rgb.size)
-        rgb = rgb.resize((max(cal.crop, round(rgb.width * scale)), max(cal.crop, round(rgb.height * scale))),
-                         Image.Resampling.BILINEAR)
-        left, top = (rgb.width - cal.crop) // 2, (rgb.height - cal.crop) // 2
-        array = np.asarray(rgb.crop((left, top, left + cal.crop, top + cal.crop)), dtype=np.float32) / 255.0
+    try:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+            scale = cal.resize / min(rgb.size)
+            rgb = rgb.resize((max(cal.crop, round(rgb.width * scale)), max(cal.crop, round(rgb.height * scale))),
+                             Image.Resampling.BILINEAR)
+            left, top = (rgb.width - cal.crop) // 2, (rgb.height - cal.crop) // 2
+            array = np.asarray(rgb.crop((left, top, left + cal.crop, top + cal.crop)), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, ZeroDivisionError) as err:
+        # UnidentifiedImageError (text, empty file) and "Truncated File Read" are OSErrors
+        raise TrtforgeError.of(f"a readable image at {path}", found=f"{type(err).__name__}: {err}",
+                               fix="replace or remove the file (or move it out of the calibration folder)") from None
     chw = ((array - np.asarray(cal.mean, np.float32)) / np.asarray(cal.std, np.float32)).transpose(2, 0, 1)
     if tuple(chw.shape) != tuple(shape):
         raise TrtforgeError.of(f"preprocessed images of shape {tuple(shape)} (the model input)",
@@ -166,9 +181,45 @@ def _arrays(source: DataSource) -> dict[str, Any]:
         (name,) = source.shapes if len(source.shapes) == 1 else (None,)
         if name is None:
             raise TrtforgeError.of("an .npz (one array per input) for a multi-input model", found=source.path)
-        return {name: np.load(source.path, mmap_mode="r")}
-    archive = np.load(source.path)
-    return {name: archive[name] for name in source.shapes if name in archive.files}
+    try:
+        if source.kind == "npy":
+            return {name: np.load(source.path, mmap_mode="r", allow_pickle=False)}
+        with np.load(source.path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in source.shapes if key in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        # truncated (mmap length), pickled/object data (refused: allow_pickle=False), not an .npy/.npz at all
+        raise TrtforgeError.of(f"a readable {source.kind} array file at {source.path}",
+                               found=f"{type(err).__name__}: {str(err)[:200]}",
+                               fix=f"write it again with numpy.save{'z' if source.kind == 'npz' else ''} "
+                                   "(numeric arrays, no pickled objects)") from None
+
+
+def _check_dtype(array: Any, what: str) -> None:
+    kind = getattr(getattr(array, "dtype", None), "kind", "O")
+    if kind not in "biuf":
+        dtype = getattr(array, "dtype", type(array).__name__)
+        raise TrtforgeError.of(f"{what} to hold real numbers (bool, int or float)", found=f"dtype {dtype}",
+                               fix="save a float32 array (complex, string and object arrays are refused)")
+    if kind in "iu":
+        from trtforge.log import logger
+
+        logger.warning("calib: %s holds integers (%s): used as float32 values as they are (no /255 scaling)",
+                       what, array.dtype)
+
+
+def _check_finite(array: np.ndarray, what: str, *, rows: int = 64) -> None:
+    """Every value finite once cast to float32 (NaN, Inf and values beyond float32's range are refused)."""
+    for start in range(0, max(len(array), 1), rows):
+        with np.errstate(over="ignore", invalid="ignore"):
+            chunk = np.asarray(array[start:start + rows], dtype=np.float32)
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            nan = int(np.isnan(chunk).sum())
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise TrtforgeError.of(f"finite calibration values in {what}",
+                                   found=f"{nan} NaN and {int((~finite).sum()) - nan} Inf/overflowing float32 "
+                                         f"from sample {start + first[0]}, index {first[1:]}",
+                                   fix="clean the data (NaN/Inf make every range meaningless)")
 
 
 def _check_arrays(source: DataSource) -> None:
@@ -179,8 +230,10 @@ def _check_arrays(source: DataSource) -> None:
                                    fix="save the .npz with one key per model input")
         if tuple(arrays[name].shape[1:]) != shape:
             raise TrtforgeError.of(f"{name} samples of shape {shape}", found=tuple(arrays[name].shape[1:]))
-        _check_count(arrays[name].shape[0], source.batch_size * (source.calibration + source.holdout),
-                     f"samples of {name} in {source.path}")
+        need = source.batch_size * (source.calibration + source.holdout)
+        _check_count(arrays[name].shape[0], need, f"samples of {name} in {source.path}")
+        _check_dtype(arrays[name], f"{name} in {source.path}")
+        _check_finite(arrays[name][:need], f"{name} in {source.path}")
 
 
 def _array_batch(source: DataSource, index: int) -> Batch:

@@ -45,9 +45,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     overrides = list(args.overrides)
     if args.dla_core is not None:
         overrides.append(f"dla_core={args.dla_core}")
-    if args.out is not None:
-        overrides.append(f"output_dir={str(args.out)!r}")
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides, output_dir=args.out)  # --out is a path, never parsed as TOML
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head`
         sys.stderr.close()
         return 0
+    except OSError as err:  # a full disk or a read-only folder met outside trtforge's own writes (torch, onnx)
+        from trtforge.artifacts import environment_error
+
+        mapped = environment_error(err, f"`trtforge {args.command}` to write its files")
+        if mapped is err:
+            raise
+        print(f"trtforge: error: {mapped}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("trtforge: interrupted", file=sys.stderr)
         return 130

@@ -32,6 +32,20 @@ CalibMethod = Literal["entropy", "max", "percentile"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR_ENV = "TRTFORGE_CONFIG_DIR"
+ARTIFACTS_ROOT = Path("artifacts")  # relative to the working directory, unless output_dir / --out is given
+
+# DLA cores per target platform: Xavier and Orin each have two (reference/tensorrt_dla.md, [C6 FAQ]).
+DLA_CORES = {"orin": 2, "xavier": 2}
+# Shape bounds. TensorRT's Dims hold at most 8 dimensions (nvinfer1::Dims32/Dims64 MAX_DIMS = 8, batch included);
+# TensorRT 8.x extents are int32 and tensors over 2^31-1 elements are refused by many layers even on 10.0.1
+# (NVIDIA/TensorRT#3815), so each input tensor (batch included) is capped at 2^31-1 elements. DLA: batch at most
+# 4096, every non-batch dimension at most 8192 (TensorRT docs, "DLA Supported Layers and Restrictions", general
+# restrictions; reference/tensorrt_dla.md).
+MAX_RANK = 8
+MAX_ELEMENTS = 2**31 - 1
+DLA_MAX_BATCH = 4096
+DLA_MAX_DIM = 8192
+MAX_NAME_LENGTH = 128  # the longest artifact file name adds about 40 characters (".gpu-only.engine.inspector.json")
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,13 @@ class Config:
 
     @property
     def artifact_dir(self) -> Path:
-        return Path(self.output_dir) if self.output_dir else Path("artifacts") / self.name
+        return Path(self.output_dir) if self.output_dir else ARTIFACTS_ROOT / self.name
+
+    @property
+    def shared_dir(self) -> Path:
+        """Where files shared by configs (the timing cache) live: the artifacts root, or the config's own
+        folder when ``output_dir`` is given (never outside the artifact folders, e.g. never ``/tmp``)."""
+        return Path(self.output_dir) if self.output_dir else ARTIFACTS_ROOT
 
     def input_shapes(self) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
         """(min, opt, max) shape per input; all three equal unless ``dynamic_batch``."""
@@ -174,8 +194,10 @@ def available_scenarios() -> list[str]:
     return sorted(p.stem for p in (config_dir() / "scenarios").glob("*.toml"))
 
 
-def load_config(name_or_path: str, overrides: Sequence[str] = ()) -> Config:
-    """Load a config by name (``configs/<name>.toml``) or path, then apply ``key=value`` overrides."""
+def load_config(name_or_path: str, overrides: Sequence[str] = (), *,
+                output_dir: str | os.PathLike[str] | None = None) -> Config:
+    """Load a config by name (``configs/<name>.toml``) or path, then apply ``key=value`` overrides.
+    ``output_dir`` (``--out``) is taken as a path, as given, not parsed as TOML."""
     path = _resolve(name_or_path, config_dir(), available_configs(), what="config")
     raw = _read_toml(path)
     raw.setdefault("name", path.stem)
@@ -184,6 +206,8 @@ def load_config(name_or_path: str, overrides: Sequence[str] = ()) -> Config:
                                fix=f"rename the file or remove `name` from {path}")
     if overrides:
         raw = _apply_overrides(raw, overrides)
+    if output_dir is not None:
+        raw = {**raw, "output_dir": os.fspath(output_dir)}
     return config_from_dict(raw, source=str(path))
 
 
@@ -200,8 +224,8 @@ def load_scenario(name_or_path: str) -> Scenario:
     raw.setdefault("name", path.stem)
     scenario = _build(Scenario, raw, where=str(path))
     for proc in scenario.processes:
-        load_config(proc.config)  # every named config must exist and be valid
-        _check_dla_core(proc.dla_core, where=f"{path}: processes")
+        config = load_config(proc.config)  # every named config must exist and be valid
+        _check_dla_core(proc.dla_core, where=f"{path}: processes", platform=config.target.platform)
     return scenario
 
 
@@ -223,9 +247,16 @@ def _resolve(name_or_path: str, folder: Path, names: list[str], *, what: str) ->
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise TrtforgeError.of(f"valid TOML in {path}", found=str(err), fix="fix the syntax") from None
+    except UnicodeDecodeError as err:
+        raise TrtforgeError.of(f"a UTF-8 text file at {path} (TOML is UTF-8)",
+                               found=f"byte {err.object[err.start]:#04x} at offset {err.start}",
+                               fix="save the config as UTF-8") from None
+    except (OSError, RecursionError) as err:
+        raise TrtforgeError.of(f"a readable config file at {path}", found=str(err) or type(err).__name__,
+                               fix="check the path and its permissions") from None
 
 
 def _apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -241,8 +272,12 @@ def _apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         value = _parse_value(text.strip())
         target = result
         *parents, leaf = key.split(".")
-        for part in parents:
+        for depth, part in enumerate(parents):
             target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                table = ".".join(parents[:depth + 1])
+                raise TrtforgeError.of(f"--set {key}: {table} to be a table", found=f"{target!r} in the config",
+                                       fix=f"set {table} itself, e.g. --set {table}=...")
         target[leaf] = value
         if key not in ("name", "output_dir"):
             suffix.append(re.sub(r"[^A-Za-z0-9._]+", "", f"{key.replace('.', '_')}{value}"))
@@ -263,6 +298,8 @@ def _parse_value(text: str) -> Any:
 
 def check_config(config: Config, *, where: str) -> None:
     """Cross-field rules that do not need the model. Submodule names are checked by ``check_device_types``."""
+    check_name(config.name, where=where)
+    _check_output_dir(config.output_dir, where=where)
     if not config.inputs:
         raise TrtforgeError.of(f"{where}: at least one entry in [inputs]", found="none",
                                fix='add e.g. input = [3, 224, 224]')
@@ -272,8 +309,12 @@ def check_config(config: Config, *, where: str) -> None:
                                    "(the batch dimension excluded)", found=list(shape))
     if config.max_batch_size < 1:
         raise TrtforgeError.of(f"{where}: max_batch_size >= 1", found=config.max_batch_size)
-    _check_dla_core(config.dla_core, where=where)
     dla = _dla_entries(config)
+    _check_shape_bounds(config, where=where, dla=bool(dla))
+    _check_dla_core(config.dla_core, where=where, platform=config.target.platform)
+    _check_calibration(config, where=where)
+    _check_gates(config.gates, where=where)
+    _check_bench(config.bench, where=where)
     if config.precision == "fp32" and dla:
         raise TrtforgeError.of(f"{where}: FP16 or INT8 when anything is placed on DLA (DLA has no FP32)",
                                found=f"precision = 'fp32' with {', '.join(dla)} on DLA",
@@ -294,10 +335,127 @@ def _dla_entries(config: Config) -> list[str]:
     return entries + [f"device_types[{k!r}]" for k, v in config.device_types.items() if v == "DLA"]
 
 
-def _check_dla_core(core: object, *, where: str) -> None:
+def _check_dla_core(core: object, *, where: str, platform: str | None = None) -> None:
     if isinstance(core, bool) or not isinstance(core, int) or core < 0:
         raise TrtforgeError.of(f"{where}: dla_core to be a non-negative integer", found=core,
                                fix="use 0 or 1 (Xavier and Orin have two DLA cores)")
+    cores = DLA_CORES.get(platform or "", min(DLA_CORES.values()))
+    if core >= cores:
+        raise TrtforgeError.of(f"{where}: dla_core below {cores} (the DLA cores of {platform or 'a Jetson'}: "
+                               f"{', '.join(map(str, range(cores)))})", found=core,
+                               fix=f"use {' or '.join(map(str, range(cores)))}")
+
+
+_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_name(name: str, *, where: str) -> None:
+    """A config name is one plain file-name component: it names ``artifacts/<name>/`` and the engine files, and
+    goes into generated scripts (quoted there too)."""
+    problem = ("it is empty" if not name else
+               "'.' and '..' name folders" if name in (".", "..") else
+               "it starts with '.' (hidden; temporary files use that)" if name.startswith(".") else
+               "it holds a path separator or a control character" if _BAD_NAME.search(name) else
+               f"it is longer than {MAX_NAME_LENGTH} characters" if len(name) > MAX_NAME_LENGTH else None)
+    if problem:
+        raise TrtforgeError.of(f"{where}: name to be a plain file name (letters, digits, '-', '_', '.'; no "
+                               "'/', no '..')", found=f"{name!r} ({problem})",
+                               fix="rename the config; use output_dir or --out to choose the folder")
+
+
+def _check_output_dir(output_dir: str, *, where: str) -> None:
+    if "\x00" in output_dir:
+        raise TrtforgeError.of(f"{where}: output_dir to be a path", found=repr(output_dir), fix="remove the NUL")
+    if output_dir and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise TrtforgeError.of(f"{where}: output_dir to be a folder", found=f"{output_dir} is a file",
+                               fix="choose a folder (it is created if missing)")
+
+
+def _check_shape_bounds(config: Config, *, where: str, dla: bool) -> None:
+    """Shapes TensorRT can hold, and (when anything is on DLA) shapes DLA accepts; see ``MAX_*`` for sources."""
+    batch = config.max_batch_size
+    if dla and batch > DLA_MAX_BATCH:
+        raise TrtforgeError.of(f"{where}: max_batch_size <= {DLA_MAX_BATCH} when anything is placed on DLA "
+                               "(DLA's batch limit)", found=batch, fix="lower max_batch_size or place it on GPU")
+    for name, shape in config.inputs.items():
+        if len(shape) + 1 > MAX_RANK:
+            raise TrtforgeError.of(f"{where}: inputs.{name} with at most {MAX_RANK - 1} dimensions besides the "
+                                   f"batch (TensorRT's {MAX_RANK}-dimension limit)", found=list(shape))
+        elements = batch
+        for dim in shape:
+            elements *= dim
+        if elements > MAX_ELEMENTS:
+            raise TrtforgeError.of(f"{where}: inputs.{name} of at most 2^31-1 elements, batch included "
+                                   "(TensorRT's tensor volume limit)",
+                                   found=f"max_batch_size {batch} x {list(shape)} = {elements} elements",
+                                   fix="lower max_batch_size or the input dimensions")
+        if dla and max(shape) > DLA_MAX_DIM:
+            raise TrtforgeError.of(f"{where}: inputs.{name} dimensions <= {DLA_MAX_DIM} when anything is placed "
+                                   "on DLA (DLA's dimension limit)", found=list(shape),
+                                   fix="lower the input size or place the model on GPU")
+
+
+def _check_calibration(config: Config, *, where: str) -> None:
+    """Value ranges of [calibration]: checked for every precision (a config can be switched to int8 by --set)."""
+    cal, at = config.calibration, f"{where}: calibration"
+    if not 0.0 < cal.percentile <= 100.0:
+        raise TrtforgeError.of(f"{at}.percentile in (0, 100]", found=cal.percentile, fix="e.g. 99.99")
+    for key in ("batches", "holdout_batches", "batch_size"):
+        if getattr(cal, key) < 0:
+            raise TrtforgeError.of(f"{at}.{key} >= 0", found=getattr(cal, key), fix=f"set {key} to a count")
+    for key in ("resize", "crop"):
+        if getattr(cal, key) < 1:
+            raise TrtforgeError.of(f"{at}.{key} >= 1 (pixels)", found=getattr(cal, key),
+                                   fix="set it to the model's input size (crop) and a little more (resize)")
+    if len(cal.mean) != len(cal.std) or not cal.mean:
+        raise TrtforgeError.of(f"{at}.mean and std of the same, non-zero length (one value per channel)",
+                               found=f"mean {list(cal.mean)}, std {list(cal.std)}", fix="give one per channel")
+    bad = [s for s in cal.std if not s > 0.0 or s == float("inf")]
+    if bad or any(m != m or abs(m) == float("inf") for m in cal.mean):
+        raise TrtforgeError.of(f"{at}.std > 0 and finite mean/std (images are divided by std)",
+                               found=f"mean {list(cal.mean)}, std {list(cal.std)}",
+                               fix="e.g. std = [0.229, 0.224, 0.225]")
+    _check_normalisation_channels(config, where=at)
+
+
+def _check_normalisation_channels(config: Config, *, where: str) -> None:
+    """mean/std are per channel: images are RGB (3 channels); synthetic data is normalised per channel of every
+    3-D input when the lengths match, and a length that fits no such input is an error unless left default."""
+    cal = config.calibration
+    defaults = CalibrationConfig()
+    chw = {name: shape[0] for name, shape in config.inputs.items() if len(shape) == 3}
+    image_folder = cal.data not in ("synthetic",) and not cal.data.endswith((".npy", ".npz"))
+    if image_folder and len(cal.mean) not in (1, 3):
+        raise TrtforgeError.of(f"{where}.mean/std of length 3 (RGB images) or 1", found=len(cal.mean),
+                               fix="give one value per RGB channel")
+    customised = (cal.mean, cal.std) != (defaults.mean, defaults.std)
+    if cal.data == "synthetic" and customised and chw and all(c != len(cal.mean) for c in chw.values()):
+        raise TrtforgeError.of(f"{where}.mean/std with one value per channel of the inputs {chw}",
+                               found=f"{len(cal.mean)} values", fix="give one value per channel")
+
+
+def _check_gates(gates: GatesConfig, *, where: str) -> None:
+    for key in ("min_dla_node_share", "min_dla_flops_share"):
+        value = getattr(gates, key)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise TrtforgeError.of(f"{where}: gates.{key} in [0, 1] (a share)", found=value,
+                                   fix="e.g. 0.5 for half of the nodes, or remove the gate")
+    if gates.max_islands is not None and gates.max_islands < 0:
+        raise TrtforgeError.of(f"{where}: gates.max_islands >= 0", found=gates.max_islands,
+                               fix="e.g. 1 for a single DLA island, or remove the gate")
+
+
+def _check_bench(bench: BenchConfig, *, where: str) -> None:
+    """Counts are not negative; durations are finite seconds, the concurrent window and timeout above zero
+    (a negative window measures nothing; a negative timeout fails every run, an infinite one never ends)."""
+    for key in ("warmup", "iterations"):
+        if getattr(bench, key) < 0:
+            raise TrtforgeError.of(f"{where}: bench.{key} >= 0", found=getattr(bench, key), fix="e.g. 20")
+    for key, zero_ok in (("duration_s", True), ("window_s", False), ("timeout_s", False)):
+        value = getattr(bench, key)
+        if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):  # NaN fails both comparisons
+            raise TrtforgeError.of(f"{where}: bench.{key} {'>= 0' if zero_ok else '> 0'} (seconds, finite)",
+                                   found=value, fix="e.g. 10.0")
 
 
 def check_device_types(config: Config, module_names: Iterable[str], *, model: str | None = None) -> None:
