@@ -56,7 +56,9 @@ SIDECAR_SCHEMA: dict[str, Any] = _obj({
     "commands": _obj({"trtexec": _STR, "files": _map(_STR)}),
     "inputs": _map(_STR),
     "outputs": _obj({"engine": _STR}),
-})
+    # the hash of every other key (trtforge.artifacts.seal): an edited sidecar is rebuilt, never served
+    "record_sha256": _STR,
+}, optional=("record_sha256",))
 
 
 def check_sidecar(record: Any, schema: Mapping[str, Any] = SIDECAR_SCHEMA, where: str = "sidecar") -> None:

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trtforge.build.commands import nvinfer_snippet, triton_snippet, trtexec_command
+from trtforge.build.commands import nvinfer_snippet, shell_comment, triton_snippet, trtexec_command
 from trtforge.build.engine import EngineBuild, engine_from_onnx
 from trtforge.build.realized import by_submodule, drift_from_table
 from trtforge.build.sidecar import SIDECAR_FORMAT, check_sidecar
 
-from trtforge.artifacts import is_fresh, json_text, read_json, sha256_bytes, sha256_file, write_atomic, write_json
+from trtforge.artifacts import (
+    is_fresh,
+    json_text,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+    write_atomic,
+    write_json,
+    write_sealed_json,
+)
 from trtforge.compat import BuildTarget, build_target
 from trtforge.config import Config
 from trtforge.log import logger, stage
@@ -83,7 +92,8 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
     with stage("build", config=config.name, onnx=onnx_path, tensorrt=target.info.label,
                dla="applied" if target.dla_applied else "not applied") as done:
         done["artifact"] = engine_path
-        if not force and is_fresh(sidecar_path, inputs, {"engine": engine_path}):
+        # reused only when sealed (its own content unedited) and valid against SIDECAR_SCHEMA: never served else
+        if not force and is_fresh(sidecar_path, inputs, {"engine": engine_path}, sealed=True, check=check_sidecar):
             logger.info("build: %s is up to date (input hashes match), skipped", engine_path)
             record = read_json(sidecar_path, what="engine sidecar")
             _refuse_failed_gates(config, record["placement"]["gates"])
@@ -96,7 +106,7 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         _add_engine_facts(record, config, target, built, engine_path)
         _write_commands(config, target, built, plan, onnx_path, engine_path, calib, strongly, record)
         check_sidecar(record)
-        write_json(sidecar_path, record)
+        write_sealed_json(sidecar_path, record)
     _enforce_realized_gates(config, target, plan, built)
     if target.gpu_only:
         logger.warning("build: %s is a GPU-ONLY engine: %s", engine_path.name, target.reason)
@@ -139,8 +149,7 @@ def _build(config: Config, target: BuildTarget, onnx_path: Path, plan: Any, cali
         from trtforge.calib import calibrator_from_cache
 
         calibrator = calibrator_from_cache(target.info.module, calib.cache_path, calib.key)
-    cache = config.artifact_dir.parent / TIMING_CACHE.format(flavour=target.info.flavour,
-                                                             version=target.info.version)
+    cache = config.shared_dir / TIMING_CACHE.format(flavour=target.info.flavour, version=target.info.version)
     return engine_from_onnx(onnx_path, config, target, owners, node_devices, calibrator=calibrator,
                             timing_cache=cache)
 
@@ -263,8 +272,9 @@ def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, pla
     note = runs_on(target, config)
     files = {"trtexec": f"{engine_path.name}.trtexec.sh", "deepstream": f"{engine_path.name}.nvinfer.txt",
              "triton": f"{engine_path.name}.triton.pbtxt"}
-    write_atomic(folder / files["trtexec"], f"#!/bin/sh\n# reproduces {config.name} on TensorRT "
-                 f"{config.target.tensorrt} (run in the artifact folder); this engine: {note}\n{trtexec}\n")
+    header = shell_comment(f"reproduces {config.name} on TensorRT {config.target.tensorrt} (run in the artifact "
+                           f"folder); this engine: {note}")
+    write_atomic(folder / files["trtexec"], f"#!/bin/sh\n{header}\n{trtexec}\n")  # every argument quoted
     write_atomic(folder / files["deepstream"], nvinfer_snippet(config, onnx_rel, engine_rel,
                  dla_applied=target.dla_applied, calib_cache=cache, note=note))
     write_atomic(folder / files["triton"], triton_snippet(config, engine_rel, built.io,

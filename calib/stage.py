@@ -14,7 +14,6 @@ Artifacts (all written atomically, skipped when ``calib.json`` shows the same in
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from trtforge.calib.preview import Preview, agreement_from_models
 from trtforge.calib.qdq import qdq_from_ranges
 from trtforge.calib.ranges import METHODS, Ranges, ranges_by_method, read_ranges
 
-from trtforge.artifacts import is_fresh, read_json, sha256_file, sha256_json, write_json
+from trtforge.artifacts import is_fresh, read_json, sha256_file, sha256_json, temp_dir, write_json
 from trtforge.config import Config
 from trtforge.log import logger, stage
 
@@ -142,7 +141,7 @@ def preview_from_ranges(tagged: Path, by_method: dict[str, Ranges], chosen_qdq: 
     if holdout == 0:
         notes.append("no held-out batches ([calibration] holdout_batches = 0): preview skipped")
         return Preview(rows=[], chosen=chosen, synthetic=synthetic, holdout_batches=0, notes=notes)
-    with tempfile.TemporaryDirectory(prefix="trtforge-preview-") as tmp:
+    with temp_dir(chosen_qdq.parent, "preview-") as tmp:  # in the artifact folder, swept if killed
         models = {m: chosen_qdq if m == chosen else qdq_from_ranges(tagged, by_method[m], Path(tmp) / f"{m}.onnx")
                   for m in METHODS}
         rows = agreement_from_models(tagged, models, source.batches("holdout"))

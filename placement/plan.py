@@ -28,7 +28,7 @@ from trtforge.placement.facts import NodeFacts, TensorFacts, facts_from_onnx
 from trtforge.placement.rules import RULES_FILE, RuleTarget, general_value, load_rules, reasons_off_dla
 from trtforge.placement.tagging import ancestors, requested_device
 
-from trtforge.artifacts import read_json, sha256_file, sha256_json
+from trtforge.artifacts import SELF_HASH, read_json, sha256_file, sha256_json
 from trtforge.config import Config
 from trtforge.errors import TrtforgeError
 
@@ -446,18 +446,19 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
     """Write ``report.md`` then ``plan.json`` (which records the report's hash) atomically; returns plan.json."""
     from trtforge.placement.report import report_from_plan
 
-    from trtforge.artifacts import write_atomic, write_json
+    from trtforge.artifacts import write_atomic, write_sealed_json
 
     report = write_atomic(Path(out_dir) / REPORT_FILE, report_from_plan(plan))
     record = plan.to_json()
     record["outputs"] = {"report": sha256_file(report)}
-    return write_json(Path(out_dir) / PLAN_FILE, record)
+    return write_sealed_json(Path(out_dir) / PLAN_FILE, record)  # sealed: an edited plan.json is redone
 
 
 def load_plan(path: Path) -> dict[str, Any]:
     """A plan.json read back (a plan folder or the file itself)."""
     source = Path(path)
-    record = read_json(source / PLAN_FILE if source.is_dir() else source, what="placement plan")
+    record = read_json(source / PLAN_FILE if source.is_dir() else source, what="placement plan", kind=dict)
+    record = {k: v for k, v in record.items() if k != SELF_HASH}
     if record.get("format") != PLAN_FORMAT:
         raise TrtforgeError.of(f"a plan of format {PLAN_FORMAT} at {source}", found=record.get("format"),
                                fix="run `trtforge plan --force` again")
@@ -473,12 +474,30 @@ def plan_from_json(record: Mapping[str, Any]) -> Plan:
     def tuples(item: Mapping[str, Any]) -> dict[str, Any]:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in item.items()}
 
-    return Plan(record["config"], dict(record["target"]), dict(record["inputs"]),
-                tuple(NodePlan(**tuples(n)) for n in record["nodes"]),
-                tuple(Island(**tuples(i)) for i in record["islands"]),
-                tuple(Transition(**tuples(t)) for t in record["transitions"]),
-                tuple(dict(e) for e in record["io"]), int(record["summary"]["loadable_budget"]),
-                record["layer_device_types"], record["trtexec"], tuple(record["warnings"]))
+    try:
+        plan = Plan(record["config"], dict(record["target"]), dict(record["inputs"]),
+                    tuple(NodePlan(**tuples(n)) for n in record["nodes"]),
+                    tuple(Island(**tuples(i)) for i in record["islands"]),
+                    tuple(Transition(**tuples(t)) for t in record["transitions"]),
+                    tuple(dict(e) for e in record["io"]), int(record["summary"]["loadable_budget"]),
+                    record["layer_device_types"], record["trtexec"], tuple(record["warnings"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # structural damage: one line, not a traceback
+        raise TrtforgeError.of("a placement plan with the fields of format 1", found=f"{type(err).__name__}: {err}",
+                               fix="run `trtforge plan --force` again") from None
+    odd = [n.name for n in plan.nodes if n.requested not in ("GPU", "DLA") or n.predicted not in ("GPU", "DLA")]
+    if odd or not isinstance(plan.layer_device_types, str):
+        raise TrtforgeError.of("plan nodes with devices 'GPU' or 'DLA'", found=f"other values at {odd[:3]}",
+                               fix="run `trtforge plan --force` again")
+    return plan
+
+
+def check_plan_record(record: Mapping[str, Any]) -> None:
+    """The schema check of a plan.json before it is reused (``is_fresh(check=...)``): keys, format, fields."""
+    body = {k: v for k, v in record.items() if k != SELF_HASH}
+    if body.get("format") != PLAN_FORMAT or set(body) != PLAN_KEYS:
+        raise TrtforgeError.of(f"a plan of format {PLAN_FORMAT} with keys {sorted(PLAN_KEYS)}",
+                               found=sorted(body), fix="run `trtforge plan --force` again")
+    plan_from_json(body)
 
 
 def plan_for_config(config: Config, force: bool = False) -> Plan:
@@ -495,7 +514,7 @@ def plan_for_config(config: Config, force: bool = False) -> Plan:
     with stage("plan", config=config.name, target=f"{config.target.platform}/{config.target.tensorrt}") as done:
         done["artifact"] = out / PLAN_FILE
         if not force and is_fresh(out / PLAN_FILE, plan_inputs(tagged.tagged_path, config),
-                                  {"report": out / REPORT_FILE}):
+                                  {"report": out / REPORT_FILE}, sealed=True, check=check_plan_record):
             logger.info("plan: %s is up to date (input hashes match), skipped", out / PLAN_FILE)
             plan = plan_from_json(load_plan(out / PLAN_FILE))
         else:
