@@ -90,6 +90,8 @@ def register_realized(sub: Any) -> None:
                         help="one TensorRT layer name per line in network order (expands ForeignNode[a...b])")
     layers.add_argument("--plan", type=Path, default=None,
                         help="plan.json (or its folder): layers from the plan, table per submodule")
+    parser.add_argument("--inspector", type=Path, default=None,
+                        help="engine inspector JSON (trtexec --exportLayerInfo) to compare with the log")
     parser.add_argument("--json", action="store_true",
                         help='print {"summary_found", "devices", "fallbacks": [{"layer", "reason"}], '
                              '"unparsed_lines"}')
@@ -98,6 +100,7 @@ def register_realized(sub: Any) -> None:
 
 def _realized(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from trtforge.build.realized import layer_names_from_text, realized_from_log_text, text_from_realized
 
@@ -116,6 +119,15 @@ def _realized(args: argparse.Namespace) -> int:
         print(json.dumps(realized.to_json(), indent=2, ensure_ascii=False))
     else:
         print(text_from_realized(realized, rows), end="")
+    if args.inspector is not None:
+        from trtforge.build.inspector import layers_from_inspector, merge_realized
+
+        merged = merge_realized(realized, layers_from_inspector(_read(args.inspector, "inspector JSON")), names)
+        out = sys.stderr if args.json else sys.stdout  # --json prints exactly the log's four keys
+        print(f"engine inspector: {len(merged.disagreements)} disagreement(s) with the log, "
+              f"{len(merged.unconfirmed)} layer(s) it cannot place", file=out)
+        for line in merged.disagreements:
+            print(f"  {line}", file=out)
     return 0
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trtforge.build.realized import Realized, layers_named_by, names_from_entry
+from trtforge.build.realized import Realized, layers_named_by
 
 from trtforge.errors import TrtforgeError
 
@@ -106,7 +106,7 @@ def devices_from_inspector(layers: Sequence[InspectorLayer], layer_names: Sequen
     known = set(layer_names)
     devices: dict[str, str | None] = {}
     for layer in layers:
-        named = layers_named_by(layer.name, layer_names) if known else names_from_entry(layer.name)
+        named = layers_named_by(layer.name, layer_names)
         covered = [*named, *(n for n in layer.onnx_nodes if not known or n in known)]
         for name in dict.fromkeys(covered):
             devices[name] = layer.device if devices.get(name, layer.device) == layer.device else None
