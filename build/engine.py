@@ -74,10 +74,54 @@ def network_from_onnx(trt_module: Any, logger: Any, onnx_path: Path, flags: int
     network = builder.create_network(flags)
     parser = trt_module.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
-        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        raise TrtforgeError.of(f"TensorRT's ONNX parser to accept {onnx_path}", found="; ".join(errors[:3]),
-                               fix="check the opset and the ops used (`trtforge doctor`)")
+        errors = [parser.get_error(i) for i in range(parser.num_errors)]
+        raise TrtforgeError.of(f"TensorRT's ONNX parser to accept {onnx_path}", found=parse_error_summary(errors),
+                               fix=_parse_fix(onnx_path))
     return builder, network, parser
+
+
+# Lines TensorRT-RTX (and TensorRT on a machine without a usable GPU) adds to every error; they say nothing about
+# the model: "[checkMacros.cpp::catchCudaError::250] Error Code 1: Cuda Runtime (... cudaError 35: CUDA driver
+# version is insufficient for CUDA runtime version)".
+_UNRELATED = ("CUDA driver version is insufficient", "catchCudaError")
+
+
+def parse_error_summary(errors: list[Any]) -> str:
+    """``node 3 'node_mul' (Mul): ElementWiseOperation PROD must have same input types ... [INVALID_NODE]`` per
+    parser error (the first 3), without the unrelated CUDA lines and TensorRT's source locations."""
+    import re
+
+    parts = []
+    for error in errors[:3]:
+        if not hasattr(error, "desc"):  # an older parser's plain string
+            parts.append(clean_trt_message(str(error)))
+            continue
+        name, op = error.node_name(), error.node_operator()
+        lines = [line for line in str(error.desc()).splitlines()
+                 if line.strip() and line.strip() != f"Invalid Node - {name}"]
+        message = clean_trt_message("\n".join(lines))
+        message = re.sub(r"^ITensor::getDimensions: Error Code \d+: [\w ]+ Error \(|\)$", "", message)
+        where = f"node {error.node()} {name!r} ({op})" if error.node() >= 0 else "the model"
+        code = str(error.code()).rsplit(".", 1)[-1]
+        parts.append(f"{where}: {message or code} [{code}]")
+    return "; ".join(parts) or "no parser error reported"
+
+
+def clean_trt_message(text: str) -> str:
+    """One line: unrelated CUDA lines dropped, TensorRT's ``In <func> at /_src/...:<line>`` locations removed."""
+    import re
+
+    kept = [line for line in text.splitlines() if line.strip() and not any(u in line for u in _UNRELATED)]
+    flat = " ".join(" ".join(kept).split())
+    return re.sub(r"\.? ?In \w+ at /?[\w/.-]+:\d+", "", flat)
+
+
+def _parse_fix(onnx_path: Path) -> str:
+    typed = {"fp16.onnx": "FP16-typed", "qdq.onnx": "Q/DQ"}.get(onnx_path.name)
+    if typed:
+        return (f"this {typed} ONNX is written by trtforge from the tagged ONNX: report it with the failing node "
+                "(precision = 'fp32' builds from the tagged ONNX as exported)")
+    return "check the opset and the failing op against this TensorRT's ONNX operator support (`trtforge doctor`)"
 
 
 def io_from_network(network: trt.INetworkDefinition) -> list[dict[str, Any]]:
@@ -154,7 +198,8 @@ def engine_from_onnx(onnx_path: Path, config: Config, target: BuildTarget, owner
     serialized = builder.build_serialized_network(network, builder_config)
     seconds = time.perf_counter() - start
     if serialized is None:
-        errors = [line for line in logger.lines if line.startswith(("ERROR", "INTERNAL_ERROR"))]
+        errors = [clean_trt_message(line) for line in logger.lines if line.startswith(("ERROR", "INTERNAL_ERROR"))
+                  and not any(u in line for u in _UNRELATED)]
         raise TrtforgeError.of(f"TensorRT to build {onnx_path.name}", found="; ".join(errors[-3:]) or "no plan",
                                fix="see the build log; for DLA layers that cannot run there set gpu_fallback")
     if calibrator is not None and hasattr(calibrator, "raise_if_recalibrated"):
