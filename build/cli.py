@@ -119,6 +119,8 @@ def _realized(args: argparse.Namespace) -> int:
         print(json.dumps(realized.to_json(), indent=2, ensure_ascii=False))
     else:
         print(text_from_realized(realized, rows), end="")
+        if not names and realized.summary_found:
+            print("note: without --layers or --plan a ForeignNode[first...last] range names its two ends only")
     if args.inspector is not None:
         from trtforge.build.inspector import layers_from_inspector, merge_realized
 

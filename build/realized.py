@@ -375,12 +375,12 @@ def realized_from_messages(messages: Sequence[Message], layer_names: Sequence[st
     summary = summary_from_messages(messages)
     falls = fallbacks_from_messages(messages)
     unparsed = [*summary.unparsed, *falls.unparsed]
-    common = {"reasons": dict(falls.reasons), "global_fallbacks": tuple(falls.global_lines)}
+    reasons, global_lines = dict(falls.reasons), tuple(falls.global_lines)
     if not summary.dla_seen:
-        return Realized(None, tuple(falls.layers), NO_SUMMARY, unparsed=tuple(unparsed), **common)
+        return Realized(None, tuple(falls.layers), NO_SUMMARY, reasons, global_lines, tuple(unparsed))
     devices, unmatched, unresolved = _devices(summary.entries, layer_names, falls.layers)
-    return Realized(devices, tuple(falls.layers), "builder log", unparsed=tuple(unparsed + unresolved),
-                    unmatched=tuple(unmatched), **common)
+    return Realized(devices, tuple(falls.layers), "builder log", reasons, global_lines,
+                    tuple(unparsed + unresolved), tuple(unmatched))
 
 
 def _devices(entries: Sequence[tuple[str, str]], layer_names: Sequence[str], fallbacks: Sequence[str]
