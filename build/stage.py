@@ -51,17 +51,20 @@ def engine_name(config: Config, target: BuildTarget) -> str:
 
 
 def typed_onnx_for(config: Config, *, force: bool = False) -> Path:
-    """The ONNX a strongly typed build uses: the tagged ONNX (fp32), its FP16-typed copy (fp16), the
-    calibration stage's Q/DQ ONNX (int8)."""
-    from trtforge.pipeline import tagged_from_config
+    """The ONNX a strongly typed build uses (upstream stages run once by ``trtforge.pipeline``)."""
+    from trtforge.pipeline import run_stages
 
-    tagged = tagged_from_config(config).tagged_path
+    done = run_stages(config, "calib" if config.precision == "int8" else "tag")
+    return typed_onnx_from(config, done.tagged_path, done.calib, force=force)
+
+
+def typed_onnx_from(config: Config, tagged: Path, calib: Any, *, force: bool = False) -> Path:
+    """The tagged ONNX (fp32), its FP16-typed copy (fp16, made here if stale), the calibration stage's Q/DQ
+    ONNX (int8, ``calib`` is its ``CalibResult``)."""
     if config.precision == "fp32":
         return tagged
     if config.precision == "int8":
-        from trtforge.calib import calib_for_config
-
-        return calib_for_config(config).qdq_path
+        return Path(calib.qdq_path)
     from trtforge.build.fp16 import fp16_from_onnx
 
     out = config.artifact_dir / FP16_FILE
@@ -73,18 +76,30 @@ def typed_onnx_for(config: Config, *, force: bool = False) -> Path:
 
 
 def engine_for_config(config: Config, force: bool = False, *, require_dla: bool = False) -> BuildResult:
-    """Every stage up to the engine for ``config``; the build is skipped when the sidecar's input hashes match.
-    Stale upstream artifacts are always redone; ``force`` rebuilds the engine (and its typed ONNX) regardless."""
-    from trtforge.placement import plan_for_config
+    """Every stage up to the engine for ``config`` (``trtforge.pipeline`` runs each once; stale upstream
+    artifacts are redone); ``force`` rebuilds the engine (and its typed ONNX) regardless."""
+    from trtforge.pipeline import run_stages
 
+    done = run_stages(config, "build", force={"build"} if force else set(), require_dla=require_dla)
+    assert done.build is not None  # run_stages builds whenever it is asked to stop at "build"
+    return done.build
+
+
+def target_for_config(config: Config, *, require_dla: bool = False) -> BuildTarget:
+    """What this machine's TensorRT builds for ``config``, or a refusal (the pipeline asks before any stage)."""
     target = build_target(config.uses_dla, config.precision, config.dla_core,
                           require_dla=require_dla or config.require_dla)
     if target.gpu_only:
         logger.warning("build: %s -- WARNING: GPU-ONLY ENGINE: %s", config.name, target.reason)
-    plan = plan_for_config(config)
+    return target
+
+
+def engine_from_artifacts(config: Config, target: BuildTarget, plan: Any, tagged: Path, calib: Any, *,
+                          force: bool = False) -> BuildResult:
+    """The build stage: the engine from the tagged ONNX, the plan and (int8) the calibration result; skipped
+    when the sidecar's input hashes match and the engine is unchanged."""
     strongly = target.info.strongly_typed
-    onnx_path = typed_onnx_for(config, force=force) if strongly else _tagged(config)
-    calib = _calibration(config) if config.precision == "int8" else None
+    onnx_path = typed_onnx_from(config, tagged, calib, force=force) if strongly else tagged
     out = config.artifact_dir
     engine_path, plan_path = out / engine_name(config, target), out / "plan.json"
     sidecar_path = engine_path.with_name(engine_path.name + ".json")
@@ -94,7 +109,7 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         done["artifact"] = engine_path
         # reused only when sealed (its own content unedited) and valid against SIDECAR_SCHEMA: never served else
         if not force and is_fresh(sidecar_path, inputs, {"engine": engine_path}, sealed=True, check=check_sidecar):
-            logger.info("build: %s is up to date (input hashes match), skipped", engine_path)
+            done["skipped"] = True
             record = read_json(sidecar_path, what="engine sidecar")
             _refuse_failed_gates(config, record["placement"]["gates"])
             return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()),
@@ -104,25 +119,13 @@ def engine_for_config(config: Config, force: bool = False, *, require_dla: bool 
         write_atomic(out / f"{engine_path.name}.log", "\n".join(built.log) + "\n")
         record = sidecar_from_build(config, target, built, plan, onnx_path, engine_path, inputs, calib, strongly)
         _add_engine_facts(record, config, target, built, engine_path)
-        _write_commands(config, target, built, plan, onnx_path, engine_path, calib, strongly, record)
+        _write_commands(config, target, built, plan, onnx_path, engine_path, calib, strongly, record, tagged=tagged)
         check_sidecar(record)
         write_sealed_json(sidecar_path, record)
     _enforce_realized_gates(config, target, plan, built)
     if target.gpu_only:
         logger.warning("build: %s is a GPU-ONLY engine: %s", engine_path.name, target.reason)
     return BuildResult(engine_path, sidecar_path, summary_from_sidecar(record, plan.to_json()), reused=False)
-
-
-def _tagged(config: Config) -> Path:
-    from trtforge.pipeline import tagged_from_config
-
-    return tagged_from_config(config).tagged_path
-
-
-def _calibration(config: Config) -> Any:
-    from trtforge.calib import calib_for_config
-
-    return calib_for_config(config)
 
 
 def _inputs(config: Config, target: BuildTarget, onnx_path: Path, plan_path: Path, calib: Any,
@@ -257,13 +260,13 @@ def _refuse_failed_gates(config: Config, failed: list[str]) -> None:
 
 
 def _write_commands(config: Config, target: BuildTarget, built: EngineBuild, plan: Any, onnx_path: Path,
-                    engine_path: Path, calib: Any, strongly: bool, record: dict[str, Any]) -> None:
+                    engine_path: Path, calib: Any, strongly: bool, record: dict[str, Any], *, tagged: Path) -> None:
     """trtexec / nvinfer / Triton files beside the engine. trtexec reproduces the planned engine on the
     config's target TensorRT ([target] tensorrt): weakly typed (tagged ONNX + flags + cache) before 11.4."""
     folder = config.artifact_dir
     target_strongly = config.target.tensorrt == "11.4+"
     source = onnx_path if target_strongly == strongly else (
-        typed_onnx_for(config) if target_strongly else _tagged(config))
+        typed_onnx_from(config, tagged, calib) if target_strongly else tagged)
     onnx_rel, engine_rel = Path(_relative(source, folder)), Path(engine_path.name)
     target_engine = Path(f"{config.name}.engine")  # on the target the DLA placement is applied
     cache = (Path(_relative(calib.cache_path, folder)) if calib is not None and not target_strongly else None)

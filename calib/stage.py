@@ -17,7 +17,14 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from trtforge.calib.cache import CacheKey, Target, cache_file_name, dynamic_ranges_from_ranges, write_cache
+from trtforge.calib.cache import (
+    CacheKey,
+    Target,
+    cache_file_name,
+    dynamic_ranges_from_ranges,
+    sidecar_path,
+    write_cache,
+)
 from trtforge.calib.data import (
     SYNTHETIC,
     SYNTHETIC_WARNING,
@@ -83,15 +90,25 @@ def target_of(config: Config) -> Target:
 
 
 def calib_for_config(config: Config, *, force: bool = False, trt_version: str | None = None) -> CalibResult:
-    """Calibrate ``config`` (export and tag first if stale); reuse fresh calibration artifacts unless ``force``."""
-    from trtforge.pipeline import tagged_from_config
+    """Calibrate ``config`` (export and tag first if stale: ``trtforge.pipeline`` runs each stage once;
+    ``force`` redoes only calibration)."""
+    from trtforge.pipeline import run_stages
 
-    tagged = tagged_from_config(config).tagged_path  # redone only if stale; `force` redoes calibration
+    done = run_stages(config, "calib", force={"calib"} if force else set(), trt_version=trt_version)
+    assert done.calib is not None  # run_stages calibrates whenever it is asked to stop at "calib"
+    return done.calib
+
+
+def calib_from_tagged(config: Config, tagged: Path, *, force: bool = False,
+                      trt_version: str | None = None) -> CalibResult:
+    """The calibration stage: ``<artifact_dir>/calib/`` from the tagged ONNX; reuses fresh artifacts (the cache's
+    key sidecar ``<cache>.json`` is one of the hashed outputs) unless ``force``."""
     version, target = cache_trt_version(config, trt_version), target_of(config)
     folder = config.artifact_dir / CALIB_DIR
     paths = {key: folder / name for key, name in FILES.items()}
     synthetic = config.calibration.data == SYNTHETIC
     paths["cache"] = folder / cache_file_name(version, target, synthetic=synthetic)
+    paths["cache_key"] = sidecar_path(paths["cache"])
     with stage("calib", config=config.name, onnx=tagged, data=config.calibration.data,
                method=config.calibration.method, trt_version=version, target=target) as done:
         source = source_from_config(config)
@@ -102,7 +119,7 @@ def calib_for_config(config: Config, *, force: bool = False, trt_version: str | 
         if source.synthetic:
             logger.warning("calib: %s", SYNTHETIC_WARNING)
         if reused:
-            logger.info("calib: %s is up to date (input hashes match), skipped", folder)
+            done["skipped"] = True
         else:
             _calibrate(config, tagged, source, manifest, paths, version, target)
             write_json(folder / RECORD, {"inputs": inputs,

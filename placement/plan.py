@@ -501,24 +501,30 @@ def check_plan_record(record: Mapping[str, Any]) -> None:
 
 
 def plan_for_config(config: Config, force: bool = False) -> Plan:
-    """Export and tag (if stale), plan into the config's artifact folder (skipped when plan.json is fresh),
-    then apply the config's [gates]."""
+    """Export and tag (if stale), then plan (``trtforge.pipeline`` runs each stage once; ``force`` redoes
+    only the plan)."""
+    from trtforge.pipeline import run_stages
+
+    return run_stages(config, "plan", force={"plan"} if force else set()).plan
+
+
+def plan_from_artifacts(config: Config, tagged_path: Path, *, force: bool = False) -> Plan:
+    """The plan stage: ``plan.json`` + ``report.md`` from the tagged ONNX into the config's artifact folder
+    (skipped when plan.json is fresh), then the config's [gates] applied."""
     from trtforge.placement.gates import enforce_gates
 
     from trtforge.artifacts import is_fresh
-    from trtforge.log import logger, stage
-    from trtforge.pipeline import tagged_from_config
+    from trtforge.log import stage
 
-    tagged = tagged_from_config(config)  # redone only if stale; `force` redoes the plan itself
     out = config.artifact_dir
     with stage("plan", config=config.name, target=f"{config.target.platform}/{config.target.tensorrt}") as done:
         done["artifact"] = out / PLAN_FILE
-        if not force and is_fresh(out / PLAN_FILE, plan_inputs(tagged.tagged_path, config),
+        if not force and is_fresh(out / PLAN_FILE, plan_inputs(tagged_path, config),
                                   {"report": out / REPORT_FILE}, sealed=True, check=check_plan_record):
-            logger.info("plan: %s is up to date (input hashes match), skipped", out / PLAN_FILE)
+            done["skipped"] = True
             plan = plan_from_json(load_plan(out / PLAN_FILE))
         else:
-            plan = plan_from_tagged(tagged.tagged_path, config)
+            plan = plan_from_tagged(tagged_path, config)
             write_plan(plan, out)
     enforce_gates(plan, config)
     return plan

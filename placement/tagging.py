@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,14 @@ _METADATA = re.compile(r"\[ONNX Layer: (?P<node>.*?)(?: \| .*)?\]$", re.S)
 class TagResult:
     tagged_path: Path
     tags_path: Path
-    owners: dict[str, str]  # tagged node name -> owning submodule ('' is the root)
+    known_owners: dict[str, str] | None  # None for a reused file: read from it on first use of ``owners``
     reused: bool
+
+    @cached_property
+    def owners(self) -> dict[str, str]:
+        """Tagged node name -> owning submodule ('' is the root), read from ``tagged.onnx`` when reused (so a
+        skipped tag stage never loads ONNX unless someone asks)."""
+        return self.known_owners if self.known_owners is not None else owners_from_tagged(_load(self.tagged_path))
 
 
 # ---------------------------------------------------------------------------------------------- owners
@@ -128,7 +135,8 @@ def tag_owners(onnx_path: Path, modules: Iterable[str], out_path: Path, *, force
     with stage("tag", onnx=onnx_path) as done:
         done["artifact"] = out_path
         if not force and is_fresh(tags_path, inputs, {"tagged": out_path}):
-            return TagResult(out_path, tags_path, owners_from_tagged(_load(out_path)), reused=True)
+            done["skipped"] = True
+            return TagResult(out_path, tags_path, None, reused=True)
         tagged = _tagged_model(onnx_path, module_list)
         write_atomic(out_path, tagged.SerializeToString())
         owners = owners_from_tagged(tagged)

@@ -26,15 +26,18 @@ def configure(verbosity: int = 0) -> None:
 
 @contextmanager
 def stage(name: str, **inputs: object) -> Iterator[dict[str, object]]:
-    """Log ``name`` starting with its inputs; the caller puts ``artifact`` (and more) into the yielded dict."""
+    """Log ``name`` starting with its inputs; the caller puts ``artifact`` (and more) into the yielded dict, and
+    ``skipped=True`` when its artifacts were fresh: the finish line then says ``skipped`` instead of ``done``."""
     described = ", ".join(f"{k}={v}" for k, v in inputs.items())
     logger.info("%s: start (%s)", name, described)
     result: dict[str, object] = {}
     start = time.perf_counter()
     yield result
     took = time.perf_counter() - start
+    skipped = bool(result.pop("skipped", False))
     extra = ", ".join(f"{k}={v}" for k, v in result.items())
-    logger.info("%s: done in %.1f s%s", name, took, f" ({extra})" if extra else "")
+    verb = "skipped, up to date (input hashes match)," if skipped else "done"
+    logger.info("%s: %s in %.1f s%s", name, verb, took, f" ({extra})" if extra else "")
 
 
 def progress(items: Iterable[T], *, desc: str, total: int | None = None) -> Iterable[T]:

@@ -162,3 +162,24 @@ def test_every_calibrated_tensor_is_a_tensorrt_network_tensor(resnet18_calib: tu
     other = calib_for_config(_tiny(tmp_path))
     with pytest.raises(TrtforgeError, match="tensors not in the network"):
         check_cache(other.cache_path, other.key, network_tensors=network)
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "edit"])
+def test_a_damaged_cache_key_sidecar_recalibrates(tmp_path: Path, damage: str) -> None:
+    """``<cache>.json`` is one of calibration's hashed outputs: deleting, truncating or editing it redoes the
+    stage instead of leaving a build that `check_cache` refuses and a calib stage that says "up to date"."""
+    from trtforge.calib.cache import sidecar_path
+
+    config = _tiny(tmp_path, method="max")
+    first = calib_for_config(config)
+    key_file = sidecar_path(first.cache_path)
+    assert calib_for_config(config).reused
+    if damage == "delete":
+        key_file.unlink()
+    elif damage == "truncate":
+        key_file.write_text(key_file.read_text()[:20])
+    else:
+        key_file.write_text(key_file.read_text().replace('"gpu"', '"dla"'))
+    again = calib_for_config(config)
+    assert not again.reused
+    check_cache(again.cache_path, again.key, tensors=again.ranges().amax)  # the build's check passes again

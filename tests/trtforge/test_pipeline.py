@@ -1,7 +1,13 @@
-"""The pipeline runs every stage once: ``--force`` redoes each stage a single time, fresh ones are reused."""
+"""The pipeline runs every stage once: ``--force`` redoes each stage a single time, fresh ones are reused, the
+log has one start and one done/skipped line per stage, and the freshness checks import no torch."""
 
 from __future__ import annotations
 
+import logging
+import re
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,30 +16,141 @@ from trtforge.config import config_from_dict
 
 pytestmark = [pytest.mark.torch, pytest.mark.rtx]
 
+TESTS = Path(__file__).resolve().parents[1]
+STAGE_LINE = re.compile(r"^(export|tag|plan|calib|build): (start|done|skipped)\b")
 
-def test_engine_runs_each_stage_once_and_force_redoes_each_once(tmp_path: Path, monkeypatch) -> None:
-    from trtforge.export import onnx_export
 
-    from trtforge.pipeline import engine_from_config
+def _config(tmp_path: Path, precision: str = "fp16") -> dict[str, object]:
+    raw: dict[str, object] = {"name": "nested", "model": "tiny_models:nested", "inputs": {"x": [3, 16, 16]},
+                              "outputs": ["y"], "output_dir": str(tmp_path), "precision": precision,
+                              "device_types": {"stage1": "DLA"}}
+    if precision == "int8":
+        raw["calibration"] = {"batches": 2, "holdout_batches": 1}
+    return raw
 
-    calls: list[str] = []
-    real_export = onnx_export._export
 
-    def counting_export(config):
-        calls.append(config.name)
-        return real_export(config)
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
 
-    monkeypatch.setattr(onnx_export, "_export", counting_export)
-    config = config_from_dict({"name": "nested", "model": "tiny_models:nested", "inputs": {"x": [3, 16, 16]},
-                               "outputs": ["y"], "output_dir": str(tmp_path), "precision": "fp16",
-                               "device_types": {"stage1": "DLA"}})
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def stage_lines(self) -> Counter[tuple[str, str]]:
+        found = (STAGE_LINE.match(line) for line in self.lines)
+        return Counter((m.group(1), m.group(2)) for m in found if m)
+
+
+@pytest.fixture()
+def stage_log():
+    handler = _Lines()
+    logger = logging.getLogger("trtforge")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+@pytest.fixture()
+def entries(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts the calls of each stage's entry (what the pipeline calls) and of the export's freshness check."""
+    import trtforge.build.stage as build_stage
+    import trtforge.calib.stage as calib_stage
+    import trtforge.export as export
+    import trtforge.export.onnx_export as onnx_export
+    import trtforge.placement as placement
+    import trtforge.placement.plan as plan
+
+    calls: Counter[str] = Counter()
+
+    def counted(module: object, attr: str, key: str) -> None:
+        real = getattr(module, attr)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            calls[key] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, attr, wrapper)
+
+    counted(export, "onnx_from_torch", "export")
+    counted(onnx_export, "fresh_export", "export-freshness")
+    counted(onnx_export, "_export", "export-work")
+    counted(placement, "tag_owners", "tag")
+    counted(plan, "plan_from_artifacts", "plan")
+    counted(calib_stage, "calib_from_tagged", "calib")
+    counted(build_stage, "engine_from_artifacts", "build")
+    return calls
+
+
+def test_engine_runs_each_stage_exactly_once(tmp_path: Path, entries: Counter[str], stage_log: _Lines) -> None:
+    """`make engine` (= `trtforge engine`) of an int8 config: each stage is entered once, logs one start line
+    and one finish line, whether it works (first run) or is skipped (second run)."""
+    from trtforge.pipeline import STAGES, engine_from_config
+
+    config = config_from_dict(_config(tmp_path, "int8"))
     first = engine_from_config(config)
-    assert calls == ["nested"]
+    assert dict(entries) == {s: 1 for s in STAGES} | {"export-freshness": 1, "export-work": 1}
+    assert stage_log.stage_lines() == Counter({**{(s, "start"): 1 for s in STAGES},
+                                               **{(s, "done"): 1 for s in STAGES}})
+    entries.clear()
+    stage_log.lines.clear()
     again = engine_from_config(config)
-    assert calls == ["nested"]  # everything fresh: nothing exported again
+    assert dict(entries) == {s: 1 for s in STAGES} | {"export-freshness": 1}  # nothing exported again
+    assert stage_log.stage_lines() == Counter({**{(s, "start"): 1 for s in STAGES},
+                                               **{(s, "skipped"): 1 for s in STAGES}})
     assert again["engine"] == first["engine"]
+    assert again["nodes"] == first["nodes"] > 0
+
+
+def test_force_redoes_each_stage_once(tmp_path: Path, entries: Counter[str], stage_log: _Lines) -> None:
+    from trtforge.pipeline import STAGES, engine_from_config
+
+    config = config_from_dict(_config(tmp_path))
+    first = engine_from_config(config)
     engine = tmp_path / first["engine"]
     built_at = engine.stat().st_mtime_ns
+    entries.clear()
+    stage_log.lines.clear()
     engine_from_config(config, force=True)
-    assert calls == ["nested", "nested"]  # forced: exported once more, not once per later stage
+    fp16_stages = [s for s in STAGES if s != "calib"]
+    assert dict(entries) == {s: 1 for s in fp16_stages} | {"export-work": 1}  # forced: no freshness check
+    assert stage_log.stage_lines() == Counter({**{(s, "start"): 1 for s in fp16_stages},
+                                               **{(s, "done"): 1 for s in fp16_stages}})
     assert engine.stat().st_mtime_ns != built_at  # and the engine rebuilt
+
+
+def test_a_stage_command_runs_only_what_it_needs(tmp_path: Path, entries: Counter[str]) -> None:
+    from trtforge.pipeline import run_stages, stages_for
+
+    config = config_from_dict(_config(tmp_path, "int8"))
+    assert stages_for(config, "plan") == ["export", "tag", "plan"]
+    assert stages_for(config, "calib") == ["export", "tag", "calib"]
+    assert stages_for(config, "build") == ["export", "tag", "plan", "calib", "build"]
+    fp16 = config_from_dict(_config(tmp_path))
+    assert stages_for(fp16, "build") == ["export", "tag", "plan", "build"]
+    done = run_stages(config, "calib", force={"calib"})
+    assert done.ran == ["export", "tag", "calib"] and done.plan is None and done.build is None
+    assert dict(entries) == {"export": 1, "export-freshness": 1, "export-work": 1, "tag": 1, "calib": 1}
+
+
+def test_fresh_stages_import_no_torch(tmp_path: Path) -> None:
+    """A warm `trtforge plan` in a fresh process: every stage skipped, and torch/torchvision never imported."""
+    from trtforge.pipeline import run_stages
+
+    config = config_from_dict(_config(tmp_path))
+    run_stages(config, "plan")
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from trtforge.config import config_from_dict\n"
+        "from trtforge.pipeline import run_stages\n"
+        "run = run_stages(config_from_dict(%r), 'plan')\n"
+        "assert run.export.reused and run.tagged.reused, run\n"
+        "heavy = sorted(m for m in ('torch', 'torchvision', 'onnx', 'onnxruntime', 'tiny_models') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    ) % (str(TESTS), _config(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout, result.stdout
