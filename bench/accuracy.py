@@ -4,7 +4,9 @@ References: ONNX Runtime on the tagged FP32 ONNX, and the PyTorch FP32 model. Ca
 typed ONNX of each config (FP16-typed, Q/DQ), and the TensorRT engine where TensorRT can run it. Each
 candidate is checked per output against its precision's tolerances (``config.tolerances``): polygraphy's
 element-wise ``|c - r| <= atol + rtol * |r|``, the minimum cosine similarity over samples, and, for
-classifier outputs (batch, classes), top-1 agreement.
+classifier outputs (2-D logits: batch, classes), top-1 agreement. A reference output that cannot tell a good
+candidate from a bad one (constant, or the same for every input: random-weight ViT logits are all zero,
+GoogLeNet's ignore the input) makes the row INCONCLUSIVE, with the reason, instead of PASS or FAIL.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ Feeds = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class Row:
-    """One candidate output against one reference: metrics, tolerances, PASS / FAIL / NOT MEASURED."""
+    """One candidate output against one reference: metrics, tolerances, PASS / FAIL / INCONCLUSIVE /
+    NOT MEASURED."""
 
     config: str
     precision: str
@@ -69,7 +72,9 @@ def outputs_from_runner(runner: Any, feeds: Feeds, names: Sequence[str]) -> list
     for iteration in results[0][1]:
         values = list(iteration.values())
         if len(values) != len(names):
-            raise TrtforgeError.of(f"{len(names)} outputs ({', '.join(names)}) from {runner.name}", found=len(values))
+            raise TrtforgeError.of(f"{len(names)} outputs ({', '.join(names)}) from {runner.name}",
+                                   found=f"{len(values)}: {', '.join(map(str, iteration.keys()))}",
+                                   fix="set `outputs` to one name per output of the model and export again")
         outputs.append({n: np.asarray(v, dtype=np.float32) for n, v in zip(names, values, strict=True)})
     return outputs
 
@@ -137,15 +142,37 @@ def polygraphy_passes(reference: list[dict[str, Any]], candidate: list[dict[str,
 
 def rows_from_outputs(name: str, precision: str, candidate: str, reference: str, ref_out: list[dict[str, Any]],
                       got_out: list[dict[str, Any]], tol: dict[str, float]) -> list[Row]:
-    """One row per output: PASS when polygraphy's element-wise check, cosine and top-1 all pass."""
+    """One row per output: PASS when polygraphy's element-wise check, cosine and top-1 all pass; INCONCLUSIVE
+    (with the reason) when the reference output is degenerate (``degenerate_reason``)."""
     passes = polygraphy_passes(_iterations(ref_out), _iterations(got_out), atol=tol["atol"], rtol=tol["rtol"])
     rows = []
     for output in ref_out[0]:
         metrics = metrics_from_outputs(ref_out, got_out, output)
         ok = passes[output] and metrics["cosine"] >= tol["min_cosine"] and metrics.get("top1", 1.0) >= tol["min_top1"]
-        rows.append(Row(name, precision, candidate, reference, output, "PASS" if ok else "FAIL",
-                        metrics, dict(tol)))
+        why = degenerate_reason(ref_out, output)
+        status, reason = ("INCONCLUSIVE", f"INCONCLUSIVE: {why}") if why else ("PASS" if ok else "FAIL", "")
+        rows.append(Row(name, precision, candidate, reference, output, status, metrics, dict(tol), reason=reason))
     return rows
+
+
+def degenerate_reason(reference: list[dict[str, Any]], name: str) -> str:
+    """Why the reference output ``name`` cannot judge a candidate, or ``""``: it is not finite, constant (every
+    value the same, e.g. all-zero logits), or the same for every input (several different inputs, one output)."""
+    import numpy as np
+
+    values = np.stack([r[name] for r in reference]).astype(np.float64)
+    if values.size == 0:
+        return "the reference output is empty"
+    if not np.all(np.isfinite(values)):
+        return f"the reference output has {int(np.sum(~np.isfinite(values)))} NaN/Inf values"
+    scale = float(np.max(np.abs(values)))
+    if float(np.ptp(values)) <= 1e-7 * max(scale, 1e-30):
+        first = float(values.flat[0])
+        return f"the reference output is constant (every value {first:.3g}): it cannot tell outputs apart"
+    if len(values) >= 2 and float(np.max(np.abs(values - values[0]))) <= 1e-6 * scale:
+        return (f"the reference output does not depend on the input (the same for {len(values)} different "
+                "inputs): it cannot tell outputs apart")
+    return ""
 
 
 def _quiet_polygraphy(*, failures_too: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""``trtforge compare``: every config of one run in one accuracy table, PASS/FAIL per row."""
+"""``trtforge compare``: every config of one run in one accuracy table, PASS / FAIL / INCONCLUSIVE per row."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from trtforge.bench.accuracy import (
 )
 
 from trtforge.config import Config, tolerances
+from trtforge.errors import TrtforgeError
 from trtforge.log import progress
 
 
@@ -52,13 +53,28 @@ def torch_runner(config: Config) -> Any:
             with torch.no_grad():
                 outputs = self.model(*[torch.from_numpy(v).to(self.device) for v in feed_dict.values()])
             self.inference_time = time.perf_counter() - start
-            outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
-            return {n: o.float().cpu().numpy() for n, o in zip(config.outputs, outputs, strict=True)}
+            return named_outputs(outputs, config.outputs)
 
         def deactivate_impl(self) -> None:
             del self.model
 
     return TorchRunner()
+
+
+def named_outputs(outputs: Any, names: Sequence[str]) -> dict[str, Any]:
+    """A model's outputs (a tensor, a tuple, a list, a dict, or nested) as float32 arrays under the config's
+    ``outputs`` names: by dict key where the keys are those names, else in the exporter's flattening order."""
+    from torch.utils import _pytree
+    from trtforge.export.onnx_export import names_from_structure
+
+    leaves = _pytree.tree_leaves(outputs)
+    found = names_from_structure(outputs, _pytree)
+    if len(leaves) != len(names):
+        raise TrtforgeError.of(f"one name in `outputs` per output of the model: outputs = {list(names)}",
+                               found=f"{len(leaves)} outputs returned: {found}", fix=f"set outputs = {found}")
+    by_name = dict(zip(found, leaves, strict=True)) if set(found) == set(names) else dict(zip(names, leaves,
+                                                                                              strict=True))
+    return {n: by_name[n].float().cpu().numpy() for n in names}
 
 
 def onnxruntime_runner(path: Any, name: str) -> Any:
@@ -102,7 +118,7 @@ def rows_from_configs(configs: Sequence[Config], *, data: str, samples: int | No
 def _rows_for_group(group: list[Config], feeds: Feeds, reference_runtime: str) -> list[Row]:
     """The export row (ONNX Runtime FP32 against PyTorch FP32), then each config's candidates against
     ``reference_runtime`` FP32 (``onnxruntime`` or ``torch``)."""
-    from trtforge.bench.sources import candidate_onnx, reference_onnx
+    from trtforge.bench.sources import reference_onnx
     from trtforge.bench.workloads import engine_runnable_reason
 
     first, names = group[0], list(group[0].outputs)
@@ -115,17 +131,34 @@ def _rows_for_group(group: list[Config], feeds: Feeds, reference_runtime: str) -
     ref_name = f"{reference_runtime} fp32"
     ref_out = ort_ref if reference_runtime == "onnxruntime" else torch_ref
     for config in progress(group, desc=f"compare {first.model}"):
-        candidate = candidate_onnx(config)
-        what = f"onnxruntime {config.precision} ({candidate.what})"
-        if candidate.path is None:
-            rows.append(Row(config.name, config.precision, what, ref_name, "*", "NOT MEASURED",
-                            reason=f"not measured here: {candidate.reason}"))
-        else:
-            got = outputs_from_runner(onnxruntime_runner(candidate.path, f"ort-{config.name}"), feeds, names)
-            rows += rows_from_outputs(config.name, config.precision, what, ref_name, ref_out, got,
-                                      tolerances(config))
+        rows += _candidate_rows(config, (ref_name, ref_out), feeds, names)
         rows += _engine_rows(config, engine_reason, (ref_name, ref_out), feeds, names)
     return rows
+
+
+def _candidate_rows(config: Config, reference: tuple[str, list[dict[str, Any]]], feeds: Feeds,
+                    names: list[str]) -> list[Row]:
+    """The typed ONNX (FP16-typed, Q/DQ) of ``config`` in ONNX Runtime; a candidate that cannot be made or that
+    ONNX Runtime refuses is a FAIL row with the reason, not a traceback."""
+    from trtforge.bench.sources import candidate_onnx
+
+    what = f"onnxruntime {config.precision}"
+    try:
+        candidate = candidate_onnx(config)
+    except TrtforgeError as err:
+        return [Row(config.name, config.precision, what, reference[0], "*", "FAIL", reason=f"FAIL: {err}")]
+    what = f"onnxruntime {config.precision} ({candidate.what})"
+    if candidate.path is None:
+        return [Row(config.name, config.precision, what, reference[0], "*", "NOT MEASURED",
+                    reason=f"not measured here: {candidate.reason}")]
+    try:
+        got = outputs_from_runner(onnxruntime_runner(candidate.path, f"ort-{config.name}"), feeds, names)
+    except Exception as err:  # ONNX Runtime (through polygraphy) refusing the model: a FAIL of that candidate
+        message = " ".join(str(err).split())[:300]
+        return [Row(config.name, config.precision, what, reference[0], "*", "FAIL",
+                    reason=f"FAIL: ONNX Runtime cannot run {candidate.path}: {type(err).__name__}: {message}")]
+    return rows_from_outputs(config.name, config.precision, what, reference[0], reference[1], got,
+                             tolerances(config))
 
 
 def _engine_rows(config: Config, reason: str, reference: tuple[str, list[dict[str, Any]]], feeds: Feeds,
@@ -145,7 +178,8 @@ def record_from_rows(rows: Sequence[Row], notes: Sequence[str], *, data: str) ->
     from trtforge.bench.throughput import machine_record
 
     return {"format": RESULT_FORMAT, "data": data, "inputs": list(notes), "rows": [asdict(r) for r in rows],
-            "failed": sum(r.status == "FAIL" for r in rows), "machine": machine_record(),
+            "failed": sum(r.status == "FAIL" for r in rows),
+            "inconclusive": sum(r.status == "INCONCLUSIVE" for r in rows), "machine": machine_record(),
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 

@@ -28,9 +28,8 @@ class OutputAgreement:
         self.ref_sq += float((r * r).sum())
         self.cand_sq += float((c * c).sum())
         self.max_abs_error = max(self.max_abs_error, float(np.abs(r - c).max(initial=0.0)))
-        if r.ndim >= 2:
-            flat_r, flat_c = r.reshape(r.shape[0], -1), c.reshape(c.shape[0], -1)
-            self.top1_same += int((flat_r.argmax(axis=1) == flat_c.argmax(axis=1)).sum())
+        if r.ndim == 2 and r.shape[1] > 1:  # classifier logits (batch, classes) only, never feature/segmentation maps
+            self.top1_same += int((r.argmax(axis=1) == c.argmax(axis=1)).sum())
             self.samples += r.shape[0]
 
     @property
@@ -105,7 +104,7 @@ def table_from_preview(preview: Preview) -> str:
     for row in preview.rows:
         top1 = f"{row.top1_agreement:.3f}" if row.top1_agreement is not None else "-"
         mark = " *" if row.method == preview.chosen else ""
-        lines.append(f"{row.method:<11} {row.output:<16} {top1:>11} {row.cosine:>9.5f} {row.max_abs_error:>10.4f} "
+        lines.append(f"{row.method:<11} {row.output:<16} {top1:>11} {row.cosine:>9.5f} {row.max_abs_error:>10.3g} "
                      f"{row.samples:>7}{mark}")
     lines.append("* the config's method (qdq.onnx, the cache and dynamic_ranges.json use it)")
     lines += preview.notes
