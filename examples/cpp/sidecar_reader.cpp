@@ -1,7 +1,8 @@
 // sidecar_reader <engine.json>: prints what a consumer needs from the sidecar and checks the engine file beside it.
-// Exit status: 0 ok, 1 the engine file is missing or its size differs, 2 the sidecar is unreadable.
+// Exit status: 0 ok, 1 the engine file is missing or its size or sha256 differs, 2 the sidecar is unreadable.
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "sidecar.hpp"
 
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
             << "tensorrt " << s.flavour << " " << s.trt_version << "\n"
             << "precision " << s.precision << "\n"
             << "gpu_only " << (s.gpu_only ? "true" : "false") << "\n"
+            << "built_on " << s.platform << (s.l4t ? " L4T " + *s.l4t : "") << " compute capability "
+            << s.compute_capability.value_or("unknown") << "\n"
             << "dla_core " << (s.dla_core ? std::to_string(*s.dla_core) : "none") << "\n";
   for (const auto& t : s.io) {
     std::cout << t.mode << " " << t.name << " " << t.dtype << " " << t.format;
@@ -32,11 +35,10 @@ int main(int argc, char** argv) {
     }
     std::cout << " " << bytes << "\n";
   }
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(s.engine_file, ec);
-  if (ec || static_cast<int64_t>(size) != s.engine_bytes) {
-    std::cerr << "sidecar_reader: engine " << s.engine_file << (ec ? " is missing" : " has a different size")
-              << "\n";
+  std::vector<char> plan;
+  const std::string problem = trtforge::load_engine_file(s, plan);
+  if (!problem.empty()) {
+    std::cerr << "sidecar_reader: " << problem << "\n";
     return 1;
   }
   return 0;

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,6 +37,9 @@ def expected_output(record: dict) -> str:
     lines = [f"config {record['config']}", f"engine {record['engine']['file']} {record['engine']['bytes']}",
              f"tensorrt {record['tensorrt']['flavour']} {record['tensorrt']['version']}",
              f"precision {record['precision']}", f"gpu_only {str(record['engine']['gpu_only']).lower()}",
+             f"built_on {record['engine']['platform']}"
+             + (f" L4T {record['engine']['l4t']}" if record["engine"]["l4t"] else "")
+             + f" compute capability {record['engine']['compute_capability'] or 'unknown'}",
              f"dla_core {record['dla']['core'] if record['dla']['core'] is not None else 'none'}"]
     for t in record["io"]:
         count = 1
@@ -57,8 +62,16 @@ def test_reader_on_generated_sidecars(reader: Path, rtx_builds, model: str, prec
     assert run.stdout == expected_output(json.loads(Path(result.sidecar_path).read_text()))
 
 
+ABC_SHA = hashlib.sha256(b"abc").hexdigest()
+
+
+def _engine(**changes: object) -> dict:
+    return {"file": "c.engine", "bytes": 3, "sha256": ABC_SHA, "gpu_only": False, "compute_capability": "8.7",
+            "platform": "aarch64-jetson", "l4t": "R36.4.0", **changes}
+
+
 def _sidecar(tmp_path: Path, **changes: object) -> Path:
-    record = {"format": 1, "config": "c", "engine": {"file": "c.engine", "bytes": 3, "sha256": "x", "gpu_only": False},
+    record = {"format": 2, "config": "c", "engine": _engine(),
               "tensorrt": {"flavour": "tensorrt", "version": "10.3.0"}, "precision": "int8", "runs_on": "GPU + DLA",
               "dla": {"applied": True, "core": 1},
               "io": [{"name": "input", "mode": "input", "shape": [1, 3], "dtype": "INT8", "format": "CHW32"}]}
@@ -72,18 +85,38 @@ def _sidecar(tmp_path: Path, **changes: object) -> Path:
 def test_reader_on_a_dla_sidecar(reader: Path, tmp_path: Path) -> None:
     run = subprocess.run([str(reader), str(_sidecar(tmp_path))], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-2:] == ["dla_core 1", "input input INT8 CHW32 1x3 3"]
+    assert run.stdout.splitlines()[-3:] == ["built_on aarch64-jetson L4T R36.4.0 compute capability 8.7",
+                                            "dla_core 1", "input input INT8 CHW32 1x3 3"]
 
 
 @pytest.mark.parametrize(("changes", "code", "message"), [
-    ({"format": 2}, 2, "sidecar format 2, this reader knows 1"),
+    ({"format": 1}, 2, "sidecar format 1, this reader knows 2 (rebuild the engine with this trtforge)"),
+    ({"engine": _engine(platform=None)}, 2, "has a value of the wrong type"),
+    ({"engine": {k: v for k, v in _engine().items() if k != "platform"}}, 2, "sidecar.engine.platform is missing"),
     ({"dla": {"applied": True}}, 2, "sidecar.dla.core is missing"),
     ({"dla": {"applied": True, "core": None}}, 2, "sidecar.dla.applied without a core"),
     ({"io": [{"name": "x", "mode": "input", "shape": [1], "dtype": "FLOAT7", "format": "LINEAR"}]}, 2,
      "unknown TensorRT data type FLOAT7"),
-    ({"engine": {"file": "c.engine", "bytes": 4, "sha256": "x", "gpu_only": False}}, 1, "has a different size"),
+    ({"engine": _engine(bytes=4)}, 1, "has a different size: 3 bytes, the sidecar says 4"),
+    ({"engine": _engine(sha256="0" * 64)}, 1, f"has a different sha256: {ABC_SHA}, the sidecar says {'0' * 64}"),
+    ({"engine": _engine(file="gone.engine")}, 1, "gone.engine is missing"),
 ])
 def test_reader_refuses_bad_sidecars(reader: Path, tmp_path: Path, changes: dict, code: int, message: str) -> None:
     run = subprocess.run([str(reader), str(_sidecar(tmp_path, **changes))], capture_output=True, text=True,
                          check=False)
     assert run.returncode == code and message in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 65537])
+def test_reader_checks_the_engine_sha256(reader: Path, tmp_path: Path, size: int) -> None:
+    """The C++ SHA-256 (sidecar.cpp, FIPS 180-4) against Python's hashlib on every padding boundary."""
+    data = os.urandom(size)
+    path = _sidecar(tmp_path, engine=_engine(bytes=size, sha256=hashlib.sha256(data).hexdigest()))
+    (tmp_path / "c.engine").write_bytes(data)
+    run = subprocess.run([str(reader), str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    flipped = bytes([data[0] ^ 1]) + data[1:] if data else b"x"
+    (tmp_path / "c.engine").write_bytes(flipped)
+    path.write_text(path.read_text().replace(f'"bytes": {size}', f'"bytes": {len(flipped)}'))
+    run = subprocess.run([str(reader), str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and "has a different sha256" in run.stderr, run.stderr
