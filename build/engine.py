@@ -33,7 +33,10 @@ from trtforge.errors import TrtforgeError
 if TYPE_CHECKING:
     import tensorrt as trt
 
-_KEEP_VERBOSE = ("DLA", "GPU", "Layers running", "Switching", "falling back", "ForeignNode")
+# VERBOSE lines kept for the realized placement (build/realized.py): the summary's entries ("[DlaLayer] ...",
+# "[GpuLayer] ...", TensorRT 5-7's "{a,b}, {c}," lists) and every fallback wording
+_KEEP_VERBOSE = ("DLA", "GPU", "Layers running", "Switching", "falling back", "ForeignNode", "DlaLayer", "GpuLayer",
+                 "fallback", "dla")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def capturing_logger(trt_module: Any) -> Any:
 
         def log(self, severity: Any, msg: str) -> None:
             level = str(severity).rsplit(".", 1)[-1]
-            if level != "VERBOSE" or any(word in msg for word in _KEEP_VERBOSE):
+            if level != "VERBOSE" or msg.lstrip().startswith("{") or any(word in msg for word in _KEEP_VERBOSE):
                 self.lines.append(f"{level}: {msg}")
 
     return CapturingLogger()

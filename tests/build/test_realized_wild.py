@@ -145,6 +145,17 @@ def test_the_command_refuses_a_missing_log(capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err.startswith("trtforge: error: a builder log at")
 
 
+def test_the_capture_keeps_the_summary_and_fallbacks_printed_at_verbose() -> None:
+    from trtforge.build.engine import capturing_logger
+
+    logger = capturing_logger(double.trt10_module())
+    kept = ["---------- Layers Running on DLA ----------", "[DlaLayer] {ForeignNode[a...b]}", "{conv_1,bn_1}, {c}, ",
+            "[GpuLayer] CONVOLUTION: fc", "Validation failed for DLA layer: x. Switching to GPU fallback."]
+    for message in [*kept, "Tactic: 0x0000000000000001 Time: 0.1"]:
+        logger.log(double.EnumValue("Severity", "VERBOSE"), message)
+    assert logger.lines == [f"VERBOSE: {message}" for message in kept]
+
+
 # ---------------------------------------------------------------------------------------------- properties
 
 _FRAGMENTS = sorted({line for path in LOGS for line in path.read_text(errors="replace").splitlines()[:12]})
