@@ -11,7 +11,7 @@ from typing import Any
 
 from trtforge.errors import TrtforgeError
 
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2  # 2: engine.compute_capability / platform / l4t (where the engine loads)
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -38,7 +38,11 @@ _SUBMODULE = _obj({"layers": _INT, "requested_dla": _INT, "predicted_dla": _INT,
 SIDECAR_SCHEMA: dict[str, Any] = _obj({
     "format": {"type": "integer", "enum": [SIDECAR_FORMAT]},
     "config": _STR,
-    "engine": _obj({"file": _STR, "bytes": _INT, "sha256": _STR, "gpu_only": _BOOL}),
+    # compute_capability ("8.7", null when no GPU is known), platform ("x86_64", "aarch64-jetson"), l4t
+    # ("R36.4.0" on a Jetson): examples/cpp/trt_infer refuses a mismatch before deserializing
+    "engine": _obj({"file": _STR, "bytes": _INT, "sha256": _STR, "gpu_only": _BOOL,
+                    "compute_capability": {"type": ["string", "null"]}, "platform": _STR,
+                    "l4t": {"type": ["string", "null"]}}),
     "tensorrt": _obj({"flavour": {"type": "string", "enum": ["tensorrt", "tensorrt-rtx"]}, "version": _STR,
                       "label": _STR, "strongly_typed": _BOOL}),
     "runs_on": _STR,

@@ -29,7 +29,7 @@ from trtforge.artifacts import (
     write_json,
     write_sealed_json,
 )
-from trtforge.compat import BuildTarget, build_target
+from trtforge.compat import BuildTarget, build_target, compute_capability, l4t_version, platform_name
 from trtforge.config import Config
 from trtforge.log import logger, stage
 
@@ -196,7 +196,8 @@ def sidecar_from_build(config: Config, target: BuildTarget, built: EngineBuild, 
     return {
         "format": SIDECAR_FORMAT, "config": config.name,
         "engine": {"file": engine_path.name, "bytes": len(built.plan), "sha256": sha256_bytes(built.plan),
-                   "gpu_only": target.gpu_only},
+                   "gpu_only": target.gpu_only, "compute_capability": compute_capability(),
+                   "platform": platform_name(), "l4t": l4t_version()},
         "tensorrt": {"flavour": target.info.flavour, "version": target.info.version, "label": target.info.label,
                      "strongly_typed": strongly},
         "runs_on": runs_on(target, config), "precision": config.precision, "io": list(built.io),

@@ -131,6 +131,47 @@ def cuda_gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
+# Jetson GPUs by SoC (/proc/device-tree/compatible), from NVIDIA's CUDA GPU list (developer.nvidia.com/cuda-gpus):
+# Jetson AGX Orin / Orin NX / Orin Nano (tegra234) 8.7, Jetson AGX Xavier / Xavier NX (tegra194) 7.2.
+_JETSON_COMPUTE_CAPABILITY = {"nvidia,tegra234": "8.7", "nvidia,tegra194": "7.2"}
+
+
+def compute_capability() -> str | None:
+    """The compute capability ("8.7") of the GPU TensorRT builds for (the first CUDA_VISIBLE_DEVICES entry, else
+    GPU 0), from ``nvidia-smi`` or a Jetson's device tree; ``None`` when no GPU is known."""
+    smi = shutil.which("nvidia-smi")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
+    if smi is not None and visible not in ("", "-1"):
+        try:
+            out = subprocess.run([smi, "-i", visible, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20, check=False)
+            first = out.stdout.strip().splitlines()[:1]
+            if out.returncode == 0 and first and first[0].strip().replace(".", "", 1).isdigit():
+                return first[0].strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    tree = Path("/proc/device-tree/compatible")
+    if jetson_release() is not None and tree.is_file():
+        names = tree.read_bytes().decode(errors="replace").split("\0")
+        return next((_JETSON_COMPUTE_CAPABILITY[n] for n in names if n in _JETSON_COMPUTE_CAPABILITY), None)
+    return None
+
+
+def platform_name() -> str:
+    """The platform an engine is built on, as the C++ consumer names it: ``x86_64``, ``aarch64`` or
+    ``aarch64-jetson`` (``/etc/nv_tegra_release`` present)."""
+    machine = platform.machine()
+    return f"{machine}-jetson" if machine == "aarch64" and jetson_release() is not None else machine
+
+
+def l4t_version() -> str | None:
+    """``R36.4.0`` from a Jetson's ``# R36 (release), REVISION: 4.0, ...``; ``None`` elsewhere."""
+    import re
+
+    match = re.match(r"R(\d+)\D+REVISION:\s*([\d.]+)", jetson_release() or "")
+    return f"R{match.group(1)}.{match.group(2).rstrip('.')}" if match else None
+
+
 def machine_summary() -> dict[str, object]:
     """Recorded beside every measurement: where it was made."""
     info = detect()

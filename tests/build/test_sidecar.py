@@ -31,6 +31,7 @@ def masked(record: dict) -> dict:
     """The sidecar with what changes from build to build replaced: hashes, engine size, time."""
     out = json.loads(_SHA.sub("<sha256>", json.dumps(record)))
     out["engine"]["bytes"] = "<bytes>"
+    out["engine"]["compute_capability"] = "<compute_capability>"  # the build machine's GPU, null without one
     out["build"]["seconds"] = "<seconds>"
     out["build"]["finished_utc"] = "<utc>"
     return out
@@ -66,7 +67,8 @@ def test_validator_rejects_what_the_schema_forbids(rtx_builds) -> None:
         (lambda r: r["io"][0].update(mode="both"), r"sidecar.io\[0\].mode to be one of"),
         (lambda r: r["placement"]["by_submodule"]["layer1"].update(realized_dla="3"),
          r"sidecar.placement.by_submodule.layer1.realized_dla to be integer or null"),
-        (lambda r: r.update(format=2), r"sidecar.format to be one of \[1\]"),
+        (lambda r: r.update(format=1), r"sidecar.format to be one of \[2\]"),
+        (lambda r: r["engine"].pop("platform"), r"sidecar.engine.platform; found it missing"),
     ]
     for change, message in cases:
         broken = copy.deepcopy(record)
