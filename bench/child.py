@@ -115,10 +115,13 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--guard"]:
         return guard_main(argv[1])
     spec = ProcessSpec(**json.loads(argv[0]))
-    channel = Channel(**json.loads(argv[1]))
+    raw = json.loads(argv[1])
+    channel = Channel(**{**raw, "sys_path": tuple(raw.get("sys_path", ()))})
     die_with_parent(channel.parent_pid)
     for fd in (channel.results_fd, channel.control_fd):
         os.set_inheritable(fd, False)  # programs the workload starts do not get the channel
+    if channel.sys_path:  # not `python -m`'s working directory first: what the parent imports, the child does
+        sys.path[:] = list(channel.sys_path)
     try:
         workload = workload_from_spec(spec)
         for _ in range(spec.warmup):

@@ -74,6 +74,7 @@ class Channel:
     control_fd: int  # parent -> child: GO <start> <end>
     parent_pid: int
     timeout_s: float  # the longest the child waits for GO
+    sys_path: tuple[str, ...] = ()  # the parent's import path: ``module:factory`` imports the same in both
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -188,7 +189,8 @@ def _start_child(index: int, spec: ProcessSpec, log_dir: Path, *, token: str, ti
     stderr_path = log_dir / f"process{index}.stderr.log"
     results_r, results_w = os.pipe()
     control_r, control_w = os.pipe()
-    channel = Channel(results_fd=results_w, control_fd=control_r, parent_pid=os.getpid(), timeout_s=timeout_s)
+    channel = Channel(results_fd=results_w, control_fd=control_r, parent_pid=os.getpid(), timeout_s=timeout_s,
+                      sys_path=tuple(os.path.abspath(p) if p else os.getcwd() for p in sys.path))
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{RUN_TOKEN_ENV: token})
     try:
         with open(log_dir / f"process{index}.stdout.log", "wb") as stdout, open(stderr_path, "wb") as stderr:
@@ -374,7 +376,7 @@ def _running(pid: int) -> bool:
 def pids_with_token(token: str) -> list[int]:
     """Processes (not this one) whose environment has ``RUN_TOKEN_ENV=token``; empty where /proc is missing."""
     wanted = f"{RUN_TOKEN_ENV}={token}".encode()
-    found = []
+    found: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return found

@@ -176,6 +176,7 @@ def _run(scenario: str, tmp_path: Path, *, window_s: float = 0.5) -> dict:
 def test_defect01_scenario_config_by_path(kit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scenario naming a config by a path whose stem is a named config runs the file, not the named config."""
     monkeypatch.delenv("TRTFORGE_CONFIG_DIR")  # the real configs/, where resnet18_fp16_gpu is a named config
+    monkeypatch.delenv("PYTHONPATH")  # rkmodels is on the parent's sys.path only: the child imports the same
     shadow = tmp_path / "shadow" / "resnet18_fp16_gpu.toml"
     shadow.parent.mkdir()
     shadow.write_text(CONFIG.format(factory="announce", timeout_s=120.0))
