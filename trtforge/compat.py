@@ -134,6 +134,7 @@ def cuda_gpus() -> list[str]:
 # Jetson GPUs by SoC (/proc/device-tree/compatible), from NVIDIA's CUDA GPU list (developer.nvidia.com/cuda-gpus):
 # Jetson AGX Orin / Orin NX / Orin Nano (tegra234) 8.7, Jetson AGX Xavier / Xavier NX (tegra194) 7.2.
 _JETSON_COMPUTE_CAPABILITY = {"nvidia,tegra234": "8.7", "nvidia,tegra194": "7.2"}
+DEVICE_TREE = Path("/proc/device-tree/compatible")
 
 
 def compute_capability() -> str | None:
@@ -150,9 +151,8 @@ def compute_capability() -> str | None:
                 return first[0].strip()
         except (OSError, subprocess.TimeoutExpired):
             pass
-    tree = Path("/proc/device-tree/compatible")
-    if jetson_release() is not None and tree.is_file():
-        names = tree.read_bytes().decode(errors="replace").split("\0")
+    if jetson_release() is not None and DEVICE_TREE.is_file():
+        names = DEVICE_TREE.read_bytes().decode(errors="replace").split("\0")
         return next((_JETSON_COMPUTE_CAPABILITY[n] for n in names if n in _JETSON_COMPUTE_CAPABILITY), None)
     return None
 
