@@ -34,18 +34,22 @@ from typing import Any
 
 NO_SUMMARY = "builder log has no 'Layers running on DLA/GPU' summary"
 _TIMESTAMP = r"\[\d{1,2}/\d{1,2}/\d{2,4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\]"
-_PREFIX = re.compile(
-    r"\s*(?:#+|" + _TIMESTAMP + r"|\[(?P<letter>[IWEVFXUSD!])\]|\[(?:TRT|TensorRT)\]:?"
-    r"|(?P<word>k?(?:INFO|WARNING|WARN|ERROR|VERBOSE|INTERNAL_ERROR|DEBUG)):(?=\s|$))")
+_ISO_TIME = r"\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
+_LEVELS = r"k?(?:INFO|WARNING|WARN|ERROR|VERBOSE|INTERNAL_ERROR|DEBUG)"
+_PREFIX = re.compile(  # also markdown quotes and code ticks, ISO timestamps, [INFO] and "- INFO -" of Python logging
+    r"\s*(?:#+|>+|`+|" + _TIMESTAMP + "|" + _ISO_TIME + r"|\[(?P<letter>[IWEVFXUSD!])\]|\[(?:TRT|TensorRT)\]:?"
+    r"|(?P<word>" + _LEVELS + r"):(?=\s|$)|\[(?P<bracketed>" + _LEVELS + r")\]:?|-\s(?P<dashed>" + _LEVELS +
+    r")\s-(?=\s|$))")
 _SEVERITY = {"I": "INFO", "W": "WARNING", "E": "ERROR", "V": "VERBOSE", "X": "VERBOSE", "U": "VERBOSE",
              "D": "VERBOSE", "F": "INFO", "S": "INFO", "!": "ERROR", "WARN": "WARNING", "DEBUG": "VERBOSE"}
-_HEADER = re.compile(r"^-*\s*Layers\s+running\s+on\s+(DLA|GPU)\s*(:)?\s*(-*)\s*$", re.I)
+_HEADER = re.compile(r"(?:^|(?<=[\s\-\]]))-*\s*Layers\s+running\s+on\s+(DLA|GPU)\s*(:)?\s*(-*)\s*$", re.I)
 _DASHES = re.compile(r"^-{3,}\s*$")
-_TAG = re.compile(r"^\[(DlaLayer|GpuLayer)\]\s*", re.I)
+_TAG = re.compile(r"\[(DlaLayer|GpuLayer)\]\s*", re.I)
 _TYPE = re.compile(r"^[A-Z][A-Z0-9_]*:\s+")
 _FOREIGN = re.compile(r"^\{ForeignNode\[(?P<inner>.*)\]\}$")
 _GROUP = re.compile(r"^\{(?P<inner>[^{}]*)\}$")
 _PWN = re.compile(r"^PWN\((?P<inner>.*)\)$")
+_TYPED = re.compile(r"^(.*\S)\[[A-Za-z][A-Za-z0-9]*\]$")
 _GROUPS_ONLY = re.compile(r"^(?:\{[^{}]*\}\s*,?\s*)+$")  # a TensorRT 5-7 DLA list continued on another line
 
 # (pattern, reason); "{x}" in the reason is filled from the named group x. Sources: reference/wild/logs/ and
@@ -71,7 +75,7 @@ _GLOBAL = re.compile(r"All dla layers are falling back to GPU|setDefaultDeviceTy
                      r"network can run on DLA", re.I)
 _FALLBACK_LIKE = re.compile(r"fall(?:ing|s)?[ -]?back|switch\w*\b.*\bgpu\b|\bwill not run on dla\b", re.I)
 _NOT_FALLBACK = re.compile(r"allow(?:ed)? gpu fallback|gpu[ _]fallback\s*[:=]|--allowGPUFallback", re.I)
-_SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|^\[(?:DlaLayer|GpuLayer)\]", re.I)
+_SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|\[(?:DlaLayer|GpuLayer)\]", re.I)
 _DIAGNOSTIC = re.compile(r"\bdla\b", re.I)  # and a limitation: the reason lines of [I7] and reference/wild/logs/
 _LIMITATION = re.compile(r"\b(?:not|only|cannot|can't|unsupported|requires?|must|exceeds?|less than|invalid|"
                          r"fail(?:s|ed)?|too)\b", re.I)
@@ -123,7 +127,7 @@ def message_from_line(line: str) -> Message:
         match = _PREFIX.match(rest)
         if not match or match.end() == 0:
             break
-        token = match.group("letter") or match.group("word")
+        token = match.group("letter") or match.group("word") or match.group("bracketed") or match.group("dashed")
         if token:
             word = token[1:] if token.startswith("k") and token[1:].isupper() else token
             severity = _SEVERITY.get(word, word)
@@ -201,8 +205,16 @@ def _members(entry: str, order: Mapping[str, int], names: Sequence[str]) -> _Mem
     found = names_from_entry(text)
     if order and text in order:
         found = [text]
+    found = [_known(n, order) for n in found]
     known = [n for n in found if not order or n in order]
     return _Members(tuple(known), (), tuple(n for n in found if order and n not in order), bool(known) or not order)
+
+
+def _known(name: str, order: Mapping[str, int]) -> str:
+    """``name``, or ``name`` without the ``[Type]`` TensorRT 7-8.0 appends to some entries (``2253[Constant]``)
+    when only that is a layer."""
+    typed = _TYPED.match(name)
+    return typed.group(1) if typed and name not in order and typed.group(1) in order else name
 
 
 def _foreign_members(inner: str, order: Mapping[str, int], names: Sequence[str]) -> _Members:
@@ -239,9 +251,9 @@ def _resolve(text: str, order: Mapping[str, int]) -> list[str]:
     """The layers ``text`` names (itself, or the parts of a fused name), [] if none is a layer."""
     if not order:
         return []
-    if text in order:
-        return [text]
-    return [n for n in fused_names(text) if n in order]
+    if _known(text, order) in order:
+        return [_known(text, order)]
+    return [_known(n, order) for n in fused_names(text) if _known(n, order) in order]
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -260,15 +272,20 @@ def summary_from_messages(messages: Sequence[Message]) -> _Summary:
     section: str | None = None
     list_style = False
     first = False
+    junk: re.Pattern[str] | None = None  # an unknown prefix the header line had, digits generalised
     for message in messages:
         text = message.text
-        header = _HEADER.match(text)
+        header = _HEADER.search(text)
         if header:
             section = header.group(1).upper()
             summary.dla_seen |= section == "DLA"
             list_style, first = bool(header.group(2)) or not header.group(3), True
+            lead = text[:header.start()]
+            junk = re.compile(re.sub(r"\d+", r"\\d+", re.escape(lead))) if lead.strip() else None
             continue
-        tag = _TAG.match(text)
+        if junk is not None and (seen := junk.match(text)):
+            text = text[seen.end():].strip()
+        tag = _TAG.search(text)
         if section is not None and tag:
             device = "DLA" if tag.group(1).lower() == "dlalayer" else "GPU"
             _add_entry(summary, device, _TYPE.sub("", text[tag.end():], count=1), text)
@@ -302,7 +319,9 @@ def _add_list(summary: _Summary, device: str, text: str) -> None:
         if not item:
             continue
         if not _balanced(item) or (device == "DLA" and item.startswith("{") and not item.endswith("}")):
-            summary.unparsed.append(text)
+            summary.unparsed.append(text)  # a list cut off: its complete names still count, the cut one not
+            complete = item.lstrip("{").split(",")[:-1]
+            summary.entries += [(device, name.strip()) for name in complete if name.strip() and _balanced(name)]
             continue
         summary.entries.append((device, item))
 
@@ -332,7 +351,7 @@ def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
         if match:
             _add_fallback(found, match[0], match[1], pending)
             pending = []
-        elif _HEADER.match(text):
+        elif _HEADER.search(text):
             pending = []
         elif _FALLBACK_LIKE.search(text) and not _NOT_FALLBACK.search(text):
             found.unparsed.append(text)

@@ -104,6 +104,19 @@ def test_a_tensorrt_5_list_continued_over_lines_and_a_cut_one() -> None:
     assert _dla(log, layers) == ["a", "b", "c"]
     cut = realized_from_log_text("--------------- Layers running on DLA: \n{a,b}, {c", layers)
     assert cut.devices == {"a": "DLA", "b": "DLA", "c": "GPU", "d": "GPU"} and len(cut.unparsed) == 1
+    cut = realized_from_log_text("--------------- Layers running on DLA: \n{a}, {b,c,d", layers)
+    assert cut.devices == {"a": "DLA", "b": "DLA", "c": "DLA", "d": "GPU"} and len(cut.unparsed) == 1  # "d" is cut
+
+
+def test_unknown_prefixes_of_application_loggers() -> None:
+    layers = ["a", "b", "c"]
+    for lines in (["--------------- Layers running on DLA:", "{a,b}, ", "--------------- Layers running on GPU:", "c,"],
+                  ["---------- Layers Running on DLA ----------", "[DlaLayer] {ForeignNode[a...b]}",
+                   "---------- Layers Running on GPU ----------", "[GpuLayer] c"]):
+        for prefix in ("I0101 12:00:0{i}.123 4242 builder.cc:31] ", "2024-05-10 12:00:0{i},123 - WARNING - ",
+                       "[2024-05-10T12:00:0{i}Z] [INFO] ", "> [I] [TRT] ", "`"):
+            text = "\n".join(prefix.format(i=i) + line for i, line in enumerate(lines))
+            assert _dla(text, layers) == ["a", "b"], prefix
 
 
 def test_gpu_layer_types_with_digits_none_at_all_and_a_section_nobody_closes() -> None:
