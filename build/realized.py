@@ -59,8 +59,8 @@ _FALLBACKS = (
                 r"type to GPU"), "unsupported on DLA ({type})"),
     (re.compile(r"^Layer (?P<layer>.+) \((?P<type>[A-Z0-9_]+)\): Unsupported on DLA\. Switching"),
      "unsupported on DLA ({type})"),
-    (re.compile(r"Default DLA is enabled but layer (?P<layer>.+?) is not (?P<what>supported|running) on DLA, "
-                r"falling back to GPU"), "not {what} on DLA"),
+    (re.compile(r"Default DLA is enabled but layer (?P<layer>.+?) is not (?P<what>supported|running) on DLA[,.;]? "
+                r"(?:and )?(?:is )?falling back to GPU"), "not {what} on DLA"),
     (re.compile(r"Validation failed for DLA layer: (?P<layer>.+?)\. Switching to GPU fallback"),
      "DLA validation failed"),
     (re.compile(r"Splitting DLA subgraph at: (?P<layer>.+?) because (?P<why>.+?)\.?$"), "DLA subgraph split: {why}"),
@@ -363,13 +363,15 @@ def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
 
 def _add_fallback(found: _Fallbacks, match: re.Match[str], reason: str, pending: list[str]) -> None:
     layer = match.group("layer")
-    if layer in found.reasons:
-        return
     groups = {k: v for k, v in match.groupdict().items() if v is not None}
     own = reason.format(**groups)
     details = [_without_subject(line, layer) for line in pending]
-    found.layers.append(layer)
-    found.reasons[layer] = f"{own}: {'; '.join(details)}" if details else own
+    text = f"{own}: {'; '.join(details)}" if details else own
+    if layer not in found.reasons:
+        found.layers.append(layer)
+        found.reasons[layer] = text
+    elif own not in found.reasons[layer]:  # one layer, several lines (validation failed, then the split)
+        found.reasons[layer] += f"; {text}"
 
 
 def _without_subject(line: str, layer: str) -> str:

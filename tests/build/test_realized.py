@@ -170,6 +170,20 @@ def test_the_reason_carries_the_diagnostics_printed_before_the_fallback() -> Non
                                 "/m/Gather": "unsupported on DLA (GATHER)"}  # INFO lines are not reasons
 
 
+def test_one_layer_named_by_several_fallback_lines_is_one_fallback_with_both_reasons() -> None:
+    log = ("[12/04/2024-11:57:45] [TRT] [W] This version of DLA does not support reshape layers directly connected "
+           "to Slice or Concat\n"
+           "[12/04/2024-11:57:45] [TRT] [W] Validation failed for DLA layer: /m/Reshape. Switching to GPU fallback.\n"
+           "[12/04/2024-11:57:45] [TRT] [W] Splitting DLA subgraph at: /m/Reshape because DLA validation failed for "
+           "this layer.\n"
+           "[12/04/2024-11:57:45] [TRT] [W] Validation failed for DLA layer: /m/Reshape. Switching to GPU fallback.\n")
+    realized = realized_from_log_text(log)
+    assert realized.fallbacks == ("/m/Reshape",)
+    assert realized.reasons["/m/Reshape"] == (
+        "DLA validation failed: This version of DLA does not support reshape layers directly connected to Slice or "
+        "Concat; DLA subgraph split: DLA validation failed for this layer")
+
+
 def test_global_fallbacks_are_kept_apart() -> None:
     log = ("[W] [TRT] All dla layers are falling back to GPU\n"
            "[W] [TRT] setDefaultDeviceType was called but no layer in the network can run on DLA.\n")
