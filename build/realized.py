@@ -219,7 +219,9 @@ def _known(name: str, order: Mapping[str, int]) -> str:
 
 def _foreign_members(inner: str, order: Mapping[str, int], names: Sequence[str]) -> _Members:
     """``first...last`` (either end may be a fused name) is a range in network order; anything else names its
-    layers. The split is the ``...`` whose two sides both name layers (names may hold dots)."""
+    layers. The split is the ``...`` whose two sides both name layers (names may hold dots). A range with only one
+    end among the layers places that end and is unresolved (its inside is unknown)."""
+    one_end: list[str] = []
     for at in (m.start() for m in re.finditer(r"(?=\.\.\.)", inner)):
         left, right = inner[:at], inner[at + 3:]
         if not order:
@@ -232,11 +234,12 @@ def _foreign_members(inner: str, order: Mapping[str, int], names: Sequence[str])
             low, high = min(order[n] for n in ends), max(order[n] for n in ends)
             inside = tuple(n for n in names[low:high + 1] if n not in ends)
             return _Members(tuple(ends), inside, (), True)
+        one_end = one_end or first or last
     whole = _resolve(inner, order) if order else fused_names(inner)
-    if whole:
+    if whole and not one_end:
         rest = tuple(n for n in fused_names(inner) if order and n not in order and n != inner)
         return _Members(tuple(whole), (), rest, True)
-    return _Members((), (), (inner,), False)
+    return _Members(tuple(one_end), (), (inner,), False)
 
 
 def layers_named_by(entry: str, layer_names: Sequence[str]) -> list[str]:

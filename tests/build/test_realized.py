@@ -214,7 +214,7 @@ def test_entries_without_a_dla_header_and_unresolvable_ranges_are_unparsed() -> 
     log = ("---------- Layers Running on DLA ----------\n[DlaLayer] {ForeignNode[zz...conv2]}\n"
            "[DlaLayer] {ForeignNode[conv3...(Unnamed Layer* 159)\n")
     realized = realized_from_log_text(log, LAYERS)
-    assert realized.devices == dict.fromkeys(LAYERS, "GPU")
+    assert realized.devices == {**dict.fromkeys(LAYERS, "GPU"), "conv2": "DLA"}  # the one end it can place
     assert realized.unparsed == ("[DlaLayer] {ForeignNode[conv3...(Unnamed Layer* 159)", "{ForeignNode[zz...conv2]}")
 
 
