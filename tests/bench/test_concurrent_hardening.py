@@ -398,18 +398,21 @@ def test_defect10_grandchildren_in_their_own_session_die_with_a_killed_parent(ki
 # ------------------------------------------------------------------------------------------------ defect 15
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     from trtforge.cli import main
+    from trtforge.log import logger
 
+    monkeypatch.setattr(logger, "handlers", [])  # log to this test's captured stderr, not an earlier test's
     code = main(argv)
     return code, capsys.readouterr().err
 
 
 def test_defect15_negative_window_is_refused_before_anything_is_written(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+                                                                        capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     for value in ("-3", "0", "nan", "inf"):
         code, err = _cli(["bench-concurrent", "-s", "fp16_2gpu", "--runtime", "torch", f"--window={value}",
-                          "--results", str(tmp_path / "results")], capsys)
+                          "--results", str(tmp_path / "results")], capsys, monkeypatch)
         assert code == 2
         assert _one_error_line(err) and "--window" in err and f"found {float(value)}" in err
     assert not (tmp_path / "results").exists()
@@ -419,12 +422,13 @@ def test_defect15_negative_window_is_refused_before_anything_is_written(tmp_path
 
 
 def test_defect15_negative_timeout_is_refused_naming_the_value(kit: Path, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     (kit / "negative.toml").write_text(CONFIG.format(factory="tiny", timeout_s=-1))
     (kit / "scenarios" / "neg.toml").write_text('title = "neg"\nprecision = "fp32"\n[[processes]]\n'
                                                 'config = "negative"\n')
     code, err = _cli(["bench-concurrent", "-s", "neg", "--runtime", "torch", "--results", str(tmp_path / "r")],
-                     capsys)
+                     capsys, monkeypatch)
     assert code == 2
     assert _one_error_line(err) and "bench.timeout_s > 0" in err and "found -1.0" in err
     assert not (tmp_path / "r").exists()

@@ -75,10 +75,14 @@ def _write(folder: Path, record: object) -> Path:
     return path
 
 
-def test_defect11_report_result_missing_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_defect11_report_result_missing_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The report's case: a concurrent result with ``processes: "oops"`` and no ``machine``: one line naming
     the file and the field, exit 2, nothing written."""
     from trtforge.cli import main
+    from trtforge.log import logger
+
+    monkeypatch.setattr(logger, "handlers", [])  # log to this test's captured stderr, not an earlier test's
 
     path = _write(tmp_path / "results" / "concurrent", {"format": "trtforge.bench.concurrent/1", "processes": "oops"})
     assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 2
