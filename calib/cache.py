@@ -132,7 +132,8 @@ def ranges_from_cache(text: str, source: str = "the cache text") -> CacheText:
     """Parse any TensorRT calibration cache (the inverse of ``cache_from_ranges``): ``TRT-<N>-<algorithm>`` then
     ``<tensor>: <hex>`` lines split at the last ``:`` (names may hold ``:``), LF or CRLF, with or without a final
     newline. A name repeated with the same value warns, with another value it is an error."""
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    body = text.rstrip("\x00")  # a C++ writer's buffer may end in NULs
+    lines = [line[:-1] if line.endswith("\r") else line for line in body.split("\n")]
     version, algorithm = _header_parts(lines[0].lstrip("\ufeff").strip(), source)
     bits: dict[str, int] = {}
     seen: dict[str, int] = {}

@@ -116,6 +116,8 @@ def test_forms_other_writers_produce_read_the_same() -> None:
     assert _bits(zero.scales) == {"zero": bytes(4), "tiny": bytes.fromhex("003c0102"),
                                   "up": bytes.fromhex("3c010204")}
     assert text_from_cache(zero) == "TRT-100300-EntropyCalibration2\nzero: 00000000\ntiny: 003c0102\nup: 3c010204\n"
+    bom_nul = ranges_from_cache("\ufeffTRT-100900-MinMaxCalibration\n0x3c010204: 0x3C010204 \n\x00\x00")
+    assert bom_nul.bits == {"0x3c010204": 0x3C010204} and bom_nul.to_json()["version"] == "10.9.0"
 
 
 def test_repeated_names_warn_when_equal_and_fail_when_not() -> None:
