@@ -47,8 +47,9 @@ int64_t element_size(const std::string& dtype);
 // "10.3.0" or "10.3.0.26" -> {10, 3, 0}; nothing when it does not start with three dot-separated numbers.
 std::optional<std::array<int, 3>> parse_version(const std::string& version);
 
-// getInferLibVersion() -> {major, minor, patch}. The encoding changed at 10.0: before, M*1000 + m*100 + p
-// (8.6.1 -> 8601); from 10.0, M*10000 + m*100 + p (10.3.0 -> 100300) (NvInferRuntimeBase.h NV_TENSORRT_VERSION_INT).
+// getInferLibVersion() -> {major, minor, patch}. The encoding changed at 10.0: 8.x NvInferRuntimeCommon.h documents
+// "(TENSORRT_MAJOR * 1000) + (TENSORRT_MINOR * 100) + TENSOR_PATCH" (8.6.1 -> 8601), 10.x NvInferRuntimeBase.h
+// "(MAJOR * 100 + MINOR) * 100 + PATCH" (10.3.0 -> 100300), so 10.0.0 and later are >= 100000.
 std::array<int, 3> decode_lib_version(int32_t encoded);
 
 // Lower-case hex SHA-256 (FIPS 180-4) of a byte range.

@@ -1,4 +1,5 @@
 // sidecar_reader <engine.json>: prints what a consumer needs from the sidecar and checks the engine file beside it.
+// Tensor sizes are the dense shape products (trt_infer sizes buffers from the engine's formats).
 // Exit status: 0 ok, 1 the engine file is missing or its size or sha256 differs, 2 the sidecar is unreadable.
 #include <filesystem>
 #include <iostream>

@@ -271,7 +271,9 @@ int run(int argc, char** argv) {
   const int32_t count = engine->getNbIOTensors();
   std::vector<Binding> bindings;
   for (int32_t i = 0; i < count; ++i) {
-    const std::string name = engine->getIOTensorName(i);
+    const char* cname = engine->getIOTensorName(i);
+    if (cname == nullptr) throw Failure{4, "the engine has no name for I/O tensor " + std::to_string(i)};
+    const std::string name = cname;
     const bool input = engine->getTensorIOMode(name.c_str()) == nvinfer1::TensorIOMode::kINPUT;
     const std::string mode = input ? "input" : "output";
     const auto found = listed.find(name);
