@@ -186,8 +186,11 @@ def _check_compare(record: dict[str, Any]) -> None:
             _field(tolerance, key, NUMBER, f"{where}tolerance.")
 
 
-def heterogeneous_section(records: list[dict[str, Any]]) -> list[str]:
-    """The page's Heterogeneous Model table, one per machine, rows in the page's order."""
+def heterogeneous_section(records: list[dict[str, Any]], predicted: dict[Any, dict[str, Any]] | None = None
+                          ) -> list[str]:
+    """The page's Heterogeneous Model table, one per machine, rows in the page's order; with ``predicted``
+    (stored prediction records), the predicted FPS follows each measured tensorrt FPS, labelled as such."""
+    from trtforge.bench.predictions import device_for_machine, predicted_text, prediction_for
     from trtforge.bench.sources import torch2trt_kwargs
 
     from trtforge.config import load_config
@@ -209,13 +212,21 @@ def heterogeneous_section(records: list[dict[str, Any]]) -> list[str]:
                 missing = "not measured on this machine: no stored result"
                 lines.append(f"| {name} | {torch2trt_kwargs(load_config(name))} | {missing} | {missing} |")
             else:
-                lines.append(f"| {name} | {found['kwargs']} | {torch_cell(found)} | {engine_cell(found)} |")
+                cell = engine_cell(found)
+                if predicted is not None:
+                    device = device_for_machine(found["machine"])
+                    cell += f"; {predicted_text(prediction_for(predicted, device, name), name, device)}"
+                lines.append(f"| {name} | {found['kwargs']} | {torch_cell(found)} | {cell} |")
         lines.append("")
     return lines
 
 
-def concurrent_section(records: list[dict[str, Any]]) -> list[str]:
-    """The page's Concurrent Model Execution tables: INT8 and FP16, 2GPU / 1GPU - 1DLA / 2DLA."""
+def concurrent_section(records: list[dict[str, Any]], predicted: dict[Any, dict[str, Any]] | None = None
+                       ) -> list[str]:
+    """The page's Concurrent Model Execution tables: INT8 and FP16, 2GPU / 1GPU - 1DLA / 2DLA; with
+    ``predicted``, a PREDICTED line follows each measured run."""
+    from trtforge.bench.predictions import device_for_machine, prediction_for, scenario_text
+
     from trtforge.config import load_scenario
 
     lines = ["## Concurrent Model Execution", "",
@@ -231,6 +242,10 @@ def concurrent_section(records: list[dict[str, Any]]) -> list[str]:
                 lines += _unmeasured_scenario(scenario)
             for run in runs.values():
                 lines += [*concurrent_lines(run), ""]
+                if predicted is not None:
+                    device = device_for_machine(run["machine"])
+                    record = prediction_for(predicted, device, f"scenario_{scenario.name}")
+                    lines += [scenario_text(record, scenario.name, device), ""]
     return lines
 
 
@@ -259,17 +274,24 @@ def accuracy_section(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def report_from_results(folders: Sequence[Path], out: Path) -> list[Path]:
-    """BENCHMARKS.md and the PNG plots in ``out``; returns the files written."""
+def report_from_results(folders: Sequence[Path], out: Path, predictions: Path | None = None) -> list[Path]:
+    """BENCHMARKS.md and the PNG plots in ``out``; returns the files written. Stored predictions (``trtforge
+    predict``, in ``predictions``, default artifacts/predictions) are shown beside measurements, labelled."""
     from trtforge.bench.plots import concurrent_png, fps_png
+    from trtforge.bench.predictions import stored_predictions
+    from trtforge.placement.predict import PREDICTIONS_DIR
 
     found = records_from_folders(folders)
+    predicted = stored_predictions(predictions or PREDICTIONS_DIR)
     lines = ["# DLA Benchmarks", "",
              "Re-created by `trtforge report` from stored results (" + ", ".join(map(str, folders)) + "). "
-             "Each FPS cell names the runtime, precision and device that measured it.", ""]
-    lines += concurrent_section(found["concurrent"]) + heterogeneous_section(found["throughput"])
+             "Each FPS cell names the runtime, precision and device that measured it. Figures marked PREDICTED "
+             "come from the cost model (`trtforge predict`), with their device and catalogue version: they are "
+             "not measurements.", ""]
+    lines += concurrent_section(found["concurrent"], predicted)
+    lines += heterogeneous_section(found["throughput"], predicted)
     lines += accuracy_section(found["compare"])
     written = [write_atomic(out / "BENCHMARKS.md", "\n".join(lines).rstrip() + "\n")]
-    written += fps_png(found["throughput"], out / "fps_per_config.png")
+    written += fps_png(found["throughput"], out / "fps_per_config.png", predicted=predicted)
     written += concurrent_png(found["concurrent"], out / "concurrent.png")
     return written
