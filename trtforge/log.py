@@ -14,10 +14,23 @@ T = TypeVar("T")
 logger = logging.getLogger("trtforge")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not the stream of the first call: a
+    redirected or captured stderr, e.g. in tests calling ``trtforge.cli.main`` repeatedly, is closed later)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(verbosity: int = 0) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.INFO
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("[trtforge] %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
