@@ -1,18 +1,44 @@
 """Stage 4: TensorRT engines with per-submodule DLA/GPU placement, plus sidecars for C++ consumers."""
 
-from trtforge.build.devices import (
-    HELPER_RULE,
-    LayerPlacement,
-    LayerRow,
-    apply_placement,
-    layer_rows_from_network,
-    placement_from_rows,
-)
-from trtforge.build.engine import EngineBuild, engine_from_onnx
-from trtforge.build.fp16 import fp16_from_onnx
-from trtforge.build.realized import Realized, realized_from_log
-from trtforge.build.sidecar import SIDECAR_FORMAT, SIDECAR_SCHEMA, check_sidecar
-from trtforge.build.stage import BuildResult, engine_for_config, engine_name, typed_onnx_for
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names below load on first use (PEP 562): `import trtforge.build.cli` stays cheap
+    from trtforge.build.devices import (
+        HELPER_RULE,
+        LayerPlacement,
+        LayerRow,
+        apply_placement,
+        layer_rows_from_network,
+        placement_from_rows,
+    )
+    from trtforge.build.engine import EngineBuild, engine_from_onnx
+    from trtforge.build.fp16 import fp16_from_onnx
+    from trtforge.build.realized import Realized, realized_from_log
+    from trtforge.build.sidecar import SIDECAR_FORMAT, SIDECAR_SCHEMA, check_sidecar
+    from trtforge.build.stage import BuildResult, engine_for_config, engine_name, typed_onnx_for
+
+_LAZY = {
+    "HELPER_RULE": "devices",
+    "LayerPlacement": "devices",
+    "LayerRow": "devices",
+    "apply_placement": "devices",
+    "layer_rows_from_network": "devices",
+    "placement_from_rows": "devices",
+    "EngineBuild": "engine",
+    "engine_from_onnx": "engine",
+    "fp16_from_onnx": "fp16",
+    "Realized": "realized",
+    "realized_from_log": "realized",
+    "SIDECAR_FORMAT": "sidecar",
+    "SIDECAR_SCHEMA": "sidecar",
+    "check_sidecar": "sidecar",
+    "BuildResult": "stage",
+    "engine_for_config": "stage",
+    "engine_name": "stage",
+    "typed_onnx_for": "stage",
+}
 
 __all__ = [
     "HELPER_RULE",
@@ -34,3 +60,13 @@ __all__ = [
     "realized_from_log",
     "typed_onnx_for",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -208,12 +208,24 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_FILE_HASHES: dict[tuple[str, int, int, int, int, int], str] = {}
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
+    """The file's SHA-256. One command hashes the same large ONNX in several stages: the hash is remembered
+    for this process while the file's inode, size, mtime and ctime are unchanged (an atomic rewrite makes a new
+    inode; an in-place edit changes mtime/ctime), so each file is read once per command."""
     with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        key = (os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        known = _FILE_HASHES.get(key)
+        if known is not None:
+            return known
+        digest = hashlib.sha256()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _FILE_HASHES[key] = digest.hexdigest()
+    return _FILE_HASHES[key]
 
 
 def sha256_json(obj: Any) -> str:
