@@ -21,6 +21,8 @@ def register(sub: Any) -> None:
     predict.add_argument("--device", "-d", required=True, help="catalogue device, e.g. xavier-nx, agx-orin")
     predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                          help="override a config key (TOML value); repeatable")
+    predict.add_argument("--out", type=Path, default=None,
+                         help="the config's artifact folder for its export and tagging (default artifacts/<config>)")
     predict.add_argument("--json", action="store_true", help="print the prediction record as JSON")
     predict.add_argument("--results", type=Path, default=None,
                          help="where prediction records are stored (default artifacts/predictions)")
@@ -56,13 +58,14 @@ def _predict(args: argparse.Namespace) -> int:
 
     catalogue = load_catalogue()
     if args.scenario:
-        if args.overrides:
-            raise TrtforgeError.of("--set with --config only", found="--set with --scenario",
+        if args.overrides or args.out:
+            raise TrtforgeError.of("--set and --out with --config only", found="them with --scenario",
                                    fix="edit the scenario's configs instead")
         record = predict_scenario(load_scenario(args.scenario), args.device, catalogue)
         lines = scenario_lines(record)
     else:
-        record = predict_config(load_config(args.config, args.overrides), args.device, catalogue)
+        overrides = [*args.overrides, *([f"output_dir={str(args.out)!r}"] if args.out else [])]
+        record = predict_config(load_config(args.config, overrides), args.device, catalogue)
         lines = prediction_lines(record)
     path = write_prediction(record, args.results or PREDICTIONS_DIR)
     if args.json:

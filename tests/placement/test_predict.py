@@ -154,3 +154,23 @@ def test_prediction_records_are_not_benchmark_results(tmp_path: Path) -> None:
 
     found = records_from_folders([tmp_path])
     assert path.is_file() and all(not records for records in found.values())
+
+
+@pytest.mark.torch
+def test_the_readme_predicted_table_is_what_the_model_predicts_now(resnet18_tagged) -> None:
+    """The README's Xavier NX tables (predicted, and predicted against the held-out page) match the model."""
+    import re
+
+    _config, tagged = resnet18_tagged
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Predicted placement", 1)[1].split("\n## ", 1)[0]
+    assert f"catalogue `{CATALOGUE['version']}`" in section
+    shaped = re.findall(r"^\| (resnet18_\w+) \| .* \| PREDICTED ([\d.]+) \(([\d.]+) - ([\d.]+)\) \|$", section, re.M)
+    held_out = re.findall(r"^\| (resnet18_\w+) \| ([\d.]+) \| ([\d.]+) \| ([+-]\d+)% \|$", section, re.M)
+    assert len(shaped) == 10 and len(held_out) == 10
+    for name, fps, low, high in shaped:
+        record = _predict(name, tagged, "xavier-nx")
+        assert (f"{record['fps']:.1f}", f"{record['fps_low']:.1f}", f"{record['fps_high']:.1f}") == (fps, low, high)
+    for name, fps, measured, error in held_out:
+        assert dict((n, f) for n, f, *_ in shaped)[name] == fps
+        assert f"{(float(fps) - float(measured)) / float(measured):+.0%}" == f"{error}%"
