@@ -58,7 +58,9 @@ def environment_error(err: OSError, doing: str) -> Exception:
     what = _ENV_ERRNOS.get(err.errno or 0)
     if what is None:
         return err
-    return TrtforgeError.of(f"{doing}", found=f"{what} ({os.strerror(err.errno or 0)}: {err.filename or ''})",
+    name = errno.errorcode.get(err.errno or 0, "")
+    where = f" at {err.filename}" if err.filename else ""
+    return TrtforgeError.of(f"a writable folder with free space {doing}", found=f"{what} ({name}{where})",
                             fix="free space, make the folder writable, or choose another with --out")
 
 

@@ -353,9 +353,9 @@ def check_name(name: str, *, where: str) -> None:
     """A config name is one plain file-name component: it names ``artifacts/<name>/`` and the engine files, and
     goes into generated scripts (quoted there too)."""
     problem = ("it is empty" if not name else
+               "it holds a path separator or a control character" if _BAD_NAME.search(name) else
                "'.' and '..' name folders" if name in (".", "..") else
                "it starts with '.' (hidden; temporary files use that)" if name.startswith(".") else
-               "it holds a path separator or a control character" if _BAD_NAME.search(name) else
                f"it is longer than {MAX_NAME_LENGTH} characters" if len(name) > MAX_NAME_LENGTH else None)
     if problem:
         raise TrtforgeError.of(f"{where}: name to be a plain file name (letters, digits, '-', '_', '.'; no "
