@@ -222,8 +222,8 @@ int run(int argc, char** argv) {
   } catch (const std::exception& err) {
     throw Failure{2, err.what()};
   }
-  const std::optional<int> core_arg = argc > 2 ? std::optional<int>(parse_core(argv[2])) : std::nullopt;
-  if (core_arg && !s.dla_applied) {
+  const int core_arg = argc > 2 ? parse_core(argv[2]) : -1;  // -1: the sidecar's core
+  if (core_arg >= 0 && !s.dla_applied) {
     throw Failure{2, "engine " + s.config + " does not use DLA (runs on: " + s.runs_on +
                          "): a dla_core argument applies to DLA engines only"};
   }
@@ -245,7 +245,7 @@ int run(int argc, char** argv) {
                          "(on a Jetson: the video and render groups; in a container: --runtime nvidia) and see the "
                          "[TensorRT] lines above"};
   }
-  const int core = core_arg.value_or(s.dla_core.value_or(-1));
+  const int core = core_arg >= 0 ? core_arg : s.dla_core.value_or(-1);
   if (s.dla_applied) {
     const int32_t cores = runtime->getNbDLACores();
     if (core < 0 || core >= cores) {

@@ -110,6 +110,15 @@ def test_trt_infer_compiles_cleanly_against_the_projects_declarations(version: t
     assert _syntax(*flags, include=[STUB / "include"]) == "ok"
 
 
+@pytest.mark.parametrize(("major", "minor"), [(8, 6), (10, 3)])
+def test_trt_infer_object_builds_without_warnings_when_optimized(tmp_path: Path, major: int, minor: int) -> None:
+    """-O2 enables warnings -fsyntax-only never runs (-Wmaybe-uninitialized)."""
+    done = run([GXX, "-std=c++17", "-O2", "-c", "-Wall", "-Wextra", "-Werror", f"-DNV_TENSORRT_MAJOR={major}",
+                f"-DNV_TENSORRT_MINOR={minor}", "-isystem", STUB / "include", "-I", EXAMPLE, EXAMPLE / "trt_infer.cpp",
+                "-o", tmp_path / "t.o"])
+    assert done.returncode == 0, done.stderr
+
+
 def test_trt_infer_states_its_minimum_tensorrt_version() -> None:
     flags = ["-DNV_TENSORRT_MAJOR=8", "-DNV_TENSORRT_MINOR=4", "-DNV_TENSORRT_PATCH=3"]
     assert "trt_infer needs TensorRT >= 8.5" in _syntax(*flags, include=[STUB / "include"])

@@ -21,7 +21,8 @@
 #include <type_traits>
 #include <vector>
 
-extern "C" size_t trtforge_stub_device_bytes(const void* device);
+// From the stub libcudart; absent (weak, null) with NVIDIA's libcudart, where buffer sizes are not checked.
+extern "C" __attribute__((weak)) size_t trtforge_stub_device_bytes(const void* device);
 
 namespace {
 
@@ -132,6 +133,7 @@ class StubContext : public IExecutionContext {
     for (const auto& t : tensors_) {
       const auto bound = addresses_.find(t.name);
       if (bound == addresses_.end()) return error("stub enqueueV3: tensor " + t.name + " is not bound");
+      if (trtforge_stub_device_bytes == nullptr) continue;
       const size_t have = trtforge_stub_device_bytes(bound->second);
       if (static_cast<int64_t>(have) < needed_bytes(t)) {
         return error("stub enqueueV3: buffer of " + t.name + " is " + std::to_string(have) + " bytes, its format needs " +
