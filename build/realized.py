@@ -73,7 +73,8 @@ _FALLBACKS = (
 )
 _GLOBAL = re.compile(r"All dla layers are falling back to GPU|setDefaultDeviceType was called but no layer in the "
                      r"network can run on DLA", re.I)
-_FALLBACK_LIKE = re.compile(r"fall(?:ing|s)?[ -]?back|switch\w*\b.*\bgpu\b|\bwill not run on dla\b", re.I)
+_FALLBACK_LIKE = re.compile(r"(?=.*\b(?:dla|gpu)\b)(?:.*fall(?:ing|s)?[ -]?back|.*switch\w*\b.*\bgpu\b|"
+                            r".*\bwill not run on dla\b)", re.I)
 _NOT_FALLBACK = re.compile(r"allow(?:ed)? gpu fallback|gpu[ _]fallback\s*[:=]|--allowGPUFallback", re.I)
 _SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|\[(?:DlaLayer|GpuLayer)\]", re.I)
 _DIAGNOSTIC = re.compile(r"\bdla\b", re.I)  # and a limitation: the reason lines of [I7] and reference/wild/logs/
