@@ -103,12 +103,15 @@ def tagged_source(spec: Mapping[str, Any]) -> PlanSource:
 def prediction_from_plan(plan: Plan, work: WorkTable, device: str, catalogue: Mapping[str, Any],
                          batch: int) -> dict[str, Any]:
     """The JSON record of one engine's prediction: nominal figures and the range, by island."""
+    from trtforge.artifacts import sha256_json
+
     spec = catalogue["devices"][device]
     estimates = {b: estimate_plan(plan, work, spec, catalogue, b) for b in BOUNDS}
     mid = estimates["value"]
-    notes = []
+    notes = [f"planned with the {plan.target['platform']} rules, TensorRT {plan.target['tensorrt']} line"]
     if dla_cores(spec) == 0 and any(n.predicted == "DLA" for n in plan.nodes):
-        notes.append(f"{device} has no DLA: TensorRT runs every node on the GPU (gpu_fallback)")
+        notes.insert(0, f"{device} has no DLA: TensorRT runs every node on the GPU (gpu_fallback)")
+    notes += [f"plan: {w}" for w in plan.warnings]
     return {
         "format": PREDICTION_FORMAT, "predicted": True, "config": plan.config, "device": device,
         "device_title": spec.get("title", device), "catalogue_version": catalogue_version(catalogue),
@@ -121,6 +124,7 @@ def prediction_from_plan(plan: Plan, work: WorkTable, device: str, catalogue: Ma
         "by_island": [{"island": c.index, "owners": list(c.owners), "nodes": c.nodes, "dla_ms": c.dla_ms,
                        "launch_ms": c.launch_ms, "transition_ms": c.transition_ms} for c in mid.islands],
         "notes": notes,
+        "inputs": {"catalogue": sha256_json(dict(catalogue)), "tagged": str(plan.inputs.get("tagged", ""))},
     }
 
 
