@@ -18,7 +18,7 @@ ARGS     ?=
 RUN      := $(BIN)/trtforge
 CFG      := --config $(CONFIG) $(if $(DLA_CORE),--dla-core $(DLA_CORE)) $(ARGS)
 
-.PHONY: setup doctor export tag plan calib engine compare bench bench-concurrent report test test-fast lint clean help
+.PHONY: setup doctor export tag plan calib engine compare bench bench-concurrent report matrix test test-fast lint clean help
 
 help:
 	@echo "make setup                              virtual environment with everything (torch, TensorRT-RTX, dev tools)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench-concurrent SCENARIO=<name>   the scenario's processes at once; make report: the benchmark page"
 	@echo "make test | make lint                   the test suite | ruff + mypy"
 	@echo "make doctor                             what this machine can build and run"
+	@echo "make matrix [MODELS=a,b]                the model matrix (12 models x 3 configs): a model x stage table"
 
 setup: $(STAMP)
 
@@ -61,6 +62,11 @@ bench-concurrent: $(STAMP)
 
 report: $(STAMP)
 	$(RUN) report $(ARGS)
+
+# the model matrix (bench/matrix.py, README "Model matrix"): every model, or MODELS=mobilenet_v2,swin_t
+MODELS   ?=
+matrix: $(STAMP)
+	$(BIN)/python -m trtforge.bench.matrix $(if $(MODELS),--models $(MODELS)) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
