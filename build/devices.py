@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trtforge.placement.tagging import ancestors, node_of_layer
+from trtforge.placement.tagging import node_of_layer, owner_keys
 
 from trtforge.config import Config
 from trtforge.errors import TrtforgeError
@@ -68,8 +68,8 @@ def layer_rows_from_network(network: trt.INetworkDefinition) -> list[LayerRow]:
 
 
 def placement_from_rows(rows: Sequence[LayerRow], onnx_nodes: Collection[str], owners: Mapping[str, str],
-                        node_devices: Mapping[str, str], config: Config, *, default: str | None = None
-                        ) -> LayerPlacement:
+                        node_devices: Mapping[str, str], config: Config, *, default: str | None = None,
+                        folded: Mapping[str, str] | None = None) -> LayerPlacement:
     """Device per layer from the plan's device per node (``node_devices``, tagged node names). Layers of ONNX
     nodes the plan does not have (the casts of an FP16-typed ONNX, Q/DQ nodes) and helper layers follow
     ``HELPER_RULE``; a layer with neither gets ``default`` (the config's default device unless given)."""
@@ -111,7 +111,9 @@ def placement_from_rows(rows: Sequence[LayerRow], onnx_nodes: Collection[str], o
         else:
             device, rule = derived(row, frozenset({row.name}))
             layers.append(LayerDevice(row.name, node, None, device, rule))
-    covered = {a for layer in layers if layer.owner is not None for a in ancestors(layer.owner)}
+    folded = folded or {}  # node -> the conv folded into it (tagging's folded_from): its key covers the node too
+    covered = {a for layer in layers if layer.owner is not None
+               for a in owner_keys(layer.owner, folded.get(layer.node or ""))}
     entries = tuple(key for key in config.device_types if key not in covered)
     return LayerPlacement(tuple(layers), unmatched, entries)
 

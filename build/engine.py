@@ -175,7 +175,7 @@ def optimization_profile(trt_module: Any, builder: trt.Builder, network: trt.INe
 
 def engine_from_onnx(onnx_path: Path, config: Config, target: BuildTarget, owners: Mapping[str, str],
                      node_devices: Mapping[str, str], *, calibrator: Any = None,
-                     timing_cache: Path | None = None) -> EngineBuild:
+                     timing_cache: Path | None = None, folded: Mapping[str, str] | None = None) -> EngineBuild:
     """Build ``onnx_path`` with the device of every plan node (``node_devices``); ``owners`` are the owners of
     that ONNX's nodes. A GPU-only target sets every layer to GPU (the plan keeps the DLA placement)."""
     trt_module = target.info.module
@@ -184,7 +184,7 @@ def engine_from_onnx(onnx_path: Path, config: Config, target: BuildTarget, owner
     rows = layer_rows_from_network(network)
     devices = {n: (d if target.dla_applied else "GPU") for n, d in node_devices.items()}
     default = config.default_device if target.dla_applied else "GPU"
-    placement = placement_from_rows(rows, owners, owners, devices, config, default=default)
+    placement = placement_from_rows(rows, owners, owners, devices, config, default=default, folded=folded)
     check_placement(placement, config)
     builder_config = builder.create_builder_config()
     builder_config.profiling_verbosity = trt_module.ProfilingVerbosity.DETAILED

@@ -143,9 +143,10 @@ def _inputs(config: Config, target: BuildTarget, onnx_path: Path, plan_path: Pat
 def _build(config: Config, target: BuildTarget, onnx_path: Path, plan: Any, calib: Any,
            strongly: bool) -> EngineBuild:
     import onnx
-    from trtforge.placement.tagging import owners_from_tagged
+    from trtforge.placement.tagging import folded_from_tagged, owners_from_tagged
 
-    owners = owners_from_tagged(onnx.load(str(onnx_path), load_external_data=False))
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    owners = owners_from_tagged(model)
     node_devices = {n.name: n.requested for n in plan.nodes}
     calibrator = None
     if calib is not None and not strongly:
@@ -154,7 +155,7 @@ def _build(config: Config, target: BuildTarget, onnx_path: Path, plan: Any, cali
         calibrator = calibrator_from_cache(target.info.module, calib.cache_path, calib.key)
     cache = config.shared_dir / TIMING_CACHE.format(flavour=target.info.flavour, version=target.info.version)
     return engine_from_onnx(onnx_path, config, target, owners, node_devices, calibrator=calibrator,
-                            timing_cache=cache)
+                            timing_cache=cache, folded=folded_from_tagged(model))
 
 
 def _add_engine_facts(record: dict[str, Any], config: Config, target: BuildTarget, built: EngineBuild,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trtforge.placement.tagging import OWNER_KEY
+from trtforge.placement.tagging import FOLDED_KEY, OWNER_KEY
 
 Dim = int | str | None  # an int, a symbolic name, or unknown
 SMALL_CONST = 64  # constants up to this many elements keep their values (scales, axes, clip bounds)
@@ -41,6 +41,7 @@ class NodeFacts:
     outputs: tuple[TensorFacts, ...]
     flops: int
     weight_bytes: int
+    folded: str | None = None  # the conv whose batch-norm was folded into this node (tagging's folded_from)
 
     def activations(self) -> list[TensorFacts]:
         """The non-constant tensors the node reads and writes: the ones DLA must hold."""
@@ -65,7 +66,7 @@ def facts_from_onnx(model: Any) -> list[NodeFacts]:
         owner = meta.get(OWNER_KEY, node.name.rpartition("/")[0])
         weights = sum(t.elements * 4 for t in inputs if t is not None and t.const)
         nodes.append(NodeFacts(node.name, node.op_type, owner, attrs, inputs, outputs,
-                               flops_of(node.op_type, attrs, inputs, outputs), weights))
+                               flops_of(node.op_type, attrs, inputs, outputs), weights, meta.get(FOLDED_KEY)))
     return nodes
 
 

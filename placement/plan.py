@@ -3,9 +3,12 @@
 ``plan_from_tagged`` is pure given its inputs (tagged ONNX + config + rule data): the same inputs give a
 byte-identical ``plan.json``. Island prediction: DLA nodes are grouped in graph order into convex DLA
 subgraphs (a node does not join an island that reaches it through a GPU node), which is how TensorRT must cut
-loadables around fallbacks.
+loadables around fallbacks. The loadable budget is enforced: islands past ``loadables_per_core``, in graph
+order of their first node (``loadable_order`` in the rules, with its source), are predicted on GPU with the
+reason ``general.loadables``, and the summary, table and gates count what remains.
 
-plan.json (format 1; canonical JSON, unknown keys rejected by ``load_plan``):
+plan.json (format 2; canonical JSON, unknown keys rejected by ``load_plan``; 2 = the budget is enforced in
+``predicted``, same keys as 1):
   format, config, target {platform, tensorrt, precision, dla_core},
   inputs {tagged, config, rules, planner} (hashes), outputs {report} (hash of report.md),
   nodes [{name (= TensorRT layer name), owner, op, requested, predicted, reasons [str], flops, layerless,
@@ -19,14 +22,23 @@ plan.json (format 1; canonical JSON, unknown keys rejected by ``load_plan``):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trtforge.placement.facts import NodeFacts, TensorFacts, facts_from_onnx
-from trtforge.placement.rules import RULES_FILE, RuleTarget, general_value, load_rules, reasons_off_dla
-from trtforge.placement.tagging import ancestors, requested_device
+from trtforge.placement.rules import (
+    RULES_FILE,
+    GraphFacts,
+    RuleTarget,
+    fp16_under_int8,
+    general_value,
+    load_rules,
+    reasons_off_dla,
+)
+from trtforge.placement.tagging import owner_keys, requested_device
 
 from trtforge.artifacts import SELF_HASH, read_json, sha256_file, sha256_json
 from trtforge.config import Config
@@ -34,7 +46,7 @@ from trtforge.errors import TrtforgeError
 
 PLAN_FILE = "plan.json"
 REPORT_FILE = "report.md"
-PLAN_FORMAT = 1  # bump when the plan changes for the same inputs
+PLAN_FORMAT = 2  # bump when the plan changes for the same inputs
 PLAN_CONFIG_FIELDS = ("name", "precision", "default_device", "device_types", "gpu_fallback", "dla_core", "target")
 PLAN_KEYS = {"format", "config", "target", "inputs", "nodes", "islands", "transitions", "io", "layer_device_types",
              "trtexec", "warnings", "summary", "outputs"}
@@ -143,34 +155,53 @@ def plan_from_tagged(tagged_path: Path, config: Config) -> Plan:
     facts = facts_from_onnx(onnx.load(str(tagged_path)))
     _check_keys_known(config, Path(tagged_path).parent)
     target = rule_target(config)
-    nodes = nodes_from_facts(facts, config, target)
+    budget = int(general_value("loadables_per_core", target))
+    nodes, over = nodes_within_budget(nodes_from_facts(facts, config, target), budget, target)
     _refuse_without_fallback(nodes, config)
     tensors = {t.name: t for f in facts for t in (*f.inputs, *f.outputs) if t is not None}
     islands = islands_from_nodes(nodes, facts, config)
     transitions = transitions_from_nodes(nodes, tensors, config)
-    budget = int(general_value("loadables_per_core", target))
     spec = layer_device_types(nodes, config)
     io = io_on_dla(nodes, facts)
     return Plan(config.name, {"platform": target.platform, "tensorrt": target.tensorrt,
                               "precision": target.precision, "dla_core": str(config.dla_core)},
                 plan_inputs(Path(tagged_path), config), tuple(nodes), tuple(islands), tuple(transitions),
                 tuple(io), budget, spec, trtexec_args(spec, config),
-                tuple(plan_warnings(nodes, islands, transitions, config, budget) + _io_warning(io, config)))
+                tuple(_key_warnings(facts, config) + plan_warnings(nodes, islands, transitions, config, budget, over)
+                      + _fp16_warning(nodes, config) + _io_warning(io, config)))
 
 
 def nodes_from_facts(facts: Sequence[NodeFacts], config: Config, target: RuleTarget) -> list[NodePlan]:
     rules = load_rules()
     layerless = set(rules["layerless"]["ops"])
+    graph = GraphFacts.of(facts)
     plans = []
     for node in facts:
-        requested = requested_device(node.owner, config.device_types, config.default_device)
-        reasons = tuple(reasons_off_dla(node, target, rules)) if requested == "DLA" else ()
+        requested = requested_device(node.owner, config.device_types, config.default_device, node.folded)
+        reasons = tuple(reasons_off_dla(node, target, rules, graph)) if requested == "DLA" else ()
         predicted = "GPU" if reasons else requested
         plans.append(NodePlan(node.name, node.owner, node.op, requested, predicted, reasons, node.flops,
                               node.op in layerless,
                               tuple(t.name for t in node.inputs if t is not None and not t.const),
                               tuple(t.name for t in node.outputs)))
     return plans
+
+
+def nodes_within_budget(nodes: Sequence[NodePlan], budget: int, target: RuleTarget) -> tuple[list[NodePlan], int]:
+    """The nodes with every island past ``budget`` (graph order of first nodes, the ``loadable_order`` rule)
+    predicted on GPU; and how many islands moved. Moving whole islands leaves the others as they were."""
+    from dataclasses import replace
+
+    groups = island_groups(nodes)
+    if len(groups) <= budget:
+        return list(nodes), 0
+    moved = list(nodes)
+    for k, members in enumerate(groups[budget:], start=budget):
+        why = (f"general.loadables: island {k} (graph order) is past the {budget} loadables per DLA core "
+               f"({target.platform}, TensorRT {target.tensorrt}): TensorRT puts it on GPU")
+        for i in members:
+            moved[i] = replace(moved[i], predicted="GPU", reasons=(*moved[i].reasons, why))
+    return moved, len(groups) - budget
 
 
 def _check_keys_known(config: Config, folder: Path) -> None:
@@ -319,16 +350,21 @@ def io_on_dla(nodes: Sequence[NodePlan], facts: Sequence[NodeFacts]) -> list[dic
 # ---------------------------------------------------------------------------------------------- warnings
 
 
+def _key_warnings(facts: Sequence[NodeFacts], config: Config) -> list[str]:
+    reached = {key for f in facts for key in owner_keys(f.owner, f.folded)}
+    return [f"device_types key {key!r} owns no ONNX node (a submodule that exports no op of its own); it "
+            "places nothing" for key in sorted(config.device_types) if key not in reached]
+
+
 def plan_warnings(nodes: Sequence[NodePlan], islands: Sequence[Island], transitions: Sequence[Transition],
-                  config: Config, budget: int) -> list[str]:
+                  config: Config, budget: int, over: int = 0) -> list[str]:
     target = rule_target(config)
-    warnings = [f"device_types key {key!r} owns no ONNX node (e.g. a conv whose batch-norm was folded into it: "
-                f"the fused Conv belongs to the batch-norm's scope); it places nothing"
-                for key in sorted(config.device_types)
-                if not any(key in ancestors(n.owner) for n in nodes)]
-    if config.uses_dla and len(islands) > budget:
-        warnings.append(f"{len(islands)} DLA islands > {budget} loadables per DLA core "
-                        f"({target.platform}, TensorRT {target.tensorrt}): TensorRT moves the excess to GPU")
+    warnings = []
+    if over:
+        first = next(n.name for n in nodes if any(r.startswith("general.loadables") for r in n.reasons))
+        warnings.append(f"{len(islands) + over} DLA islands > {budget} loadables per DLA core "
+                        f"({target.platform}, TensorRT {target.tensorrt}): the last {over} (from {first}) are "
+                        "predicted on GPU, as TensorRT does")
     ratio = general_value("min_island_flops_per_boundary_byte", target)
     for island in islands:
         if island.flops < ratio * island.boundary_bytes:
@@ -345,6 +381,18 @@ def plan_warnings(nodes: Sequence[NodePlan], islands: Sequence[Island], transiti
         warnings.append(f"TensorRT {target.tensorrt} is not shipped for Xavier (JetPack 5 / TensorRT 8.5 is "
                         "its last line): the plan uses the Orin-era rules with Xavier's limits")
     return warnings
+
+
+def _fp16_warning(nodes: Sequence[NodePlan], config: Config) -> list[str]:
+    """INT8 plans: the DLA nodes whose op DLA runs in FP16 only (Slice, SoftMax, ...)."""
+    if config.precision != "int8":
+        return []
+    ops = Counter(n.op for n in nodes if n.predicted == "DLA" and not n.layerless and fp16_under_int8(n.op))
+    if not ops:
+        return []
+    listed = ", ".join(f"{op} x{count}" for op, count in sorted(ops.items()))
+    return [f"INT8 plan: {sum(ops.values())} DLA node(s) run in FP16 on DLA, not INT8 ({listed}): DLA has no INT8 "
+            "kernel for them (rules 'fp16_under_int8'); TensorRT needs FP16 enabled beside INT8 for them"]
 
 
 def _io_warning(io: Sequence[Mapping[str, Any]], config: Config) -> list[str]:

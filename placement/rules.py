@@ -1,8 +1,9 @@
 """The offline DLA capability model: ``dla_rules.json`` (data, one source note per rule) applied to node facts.
 
-``reasons_off_dla(node, target)`` is empty when DLA can run the node, else one ``"<rule id>: <what failed>"``
-per failed rule (``"pool.window: window 9x9 > 8"``). The check kinds below are generic; which op uses which
-check with which limits, per TensorRT line and platform, lives in the JSON.
+``reasons_off_dla(node, target, graph=...)`` is empty when DLA can run the node, else one
+``"<rule id>: <what failed>"`` per failed rule (``"pool.window: window 9x9 > 8"``). The check kinds below are
+generic; which op uses which check with which limits, per TensorRT line and platform, lives in the JSON. Checks
+marked ``"graph": true`` also look at the node's neighbours (``GraphFacts``); without a graph they pass.
 """
 
 from __future__ import annotations
@@ -30,6 +31,32 @@ class RuleTarget:
     precision: str
 
 
+@dataclass(frozen=True)
+class GraphFacts:
+    """Who produces and who reads each tensor: what the rules about neighbours look at."""
+
+    producer: Mapping[str, NodeFacts]
+    consumers: Mapping[str, tuple[NodeFacts, ...]]
+
+    @classmethod
+    def of(cls, nodes: Sequence[NodeFacts]) -> GraphFacts:
+        producer = {t.name: n for n in nodes for t in n.outputs}
+        consumers: dict[str, list[NodeFacts]] = {}
+        for node in nodes:
+            for tensor in node.inputs:
+                if tensor is not None and not tensor.const:
+                    consumers.setdefault(tensor.name, []).append(node)
+        return cls(producer, {k: tuple(v) for k, v in consumers.items()})
+
+    def producers_of(self, node: NodeFacts) -> list[NodeFacts]:
+        """The nodes writing this node's activation inputs (constants left out)."""
+        return [self.producer[t.name] for t in node.inputs
+                if t is not None and not t.const and t.name in self.producer]
+
+    def consumers_of(self, node: NodeFacts) -> list[NodeFacts]:
+        return [c for t in node.outputs for c in self.consumers.get(t.name, ())]
+
+
 @functools.lru_cache(maxsize=4)
 def load_rules(path: Path = RULES_FILE) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
@@ -50,12 +77,16 @@ def _applies(when: Mapping[str, Sequence[str]], target: RuleTarget) -> bool:
 # ---------------------------------------------------------------------------------------------- verdict
 
 
-def reasons_off_dla(node: NodeFacts, target: RuleTarget, rules: Mapping[str, Any] | None = None) -> list[str]:
-    """Why DLA cannot run ``node`` for ``target`` (empty: it can). General limits first, then the op's rules."""
+def reasons_off_dla(node: NodeFacts, target: RuleTarget, rules: Mapping[str, Any] | None = None,
+                    graph: GraphFacts | None = None) -> list[str]:
+    """Why DLA cannot run ``node`` for ``target`` (empty: it can). General limits first, then the op's rules;
+    the rules about neighbours only when ``graph`` is given."""
     rules = rules or load_rules()
     if node.op in rules["layerless"]["ops"]:
         return []
-    reasons = _general_reasons(node, target, rules, rules["ops"].get(node.op, {}).get("output_dtypes", []))
+    spec_or_none = rules["ops"].get(node.op, {})
+    reasons = _general_reasons(node, target, rules, spec_or_none.get("output_dtypes", []),
+                               allowed_ranks(node, spec_or_none, graph, general_value("rank", target, rules)))
     if node.op in rules["not_on_dla"]:
         return [*reasons, f"op.unsupported: {node.op} has no DLA implementation"]
     spec = rules["ops"].get(node.op)
@@ -68,19 +99,45 @@ def reasons_off_dla(node: NodeFacts, target: RuleTarget, rules: Mapping[str, Any
             reasons.append(f"op.{key[:-1]}: {node.op} is not on DLA with {label} {value} "
                            f"(only {', '.join(allowed)})")
     for check in spec["checks"]:
-        if _applies(check.get("when", {}), target):
+        if not _applies(check.get("when", {}), target):
+            continue
+        if check.get("graph"):
+            message = GRAPH_CHECKS[check["check"]](node, check, graph) if graph is not None else None
+        else:
             message = CHECKS[check["check"]](node, check, target)
-            if message:
-                reasons.append(f"{check['id']}: {message}")
+        if message:
+            reasons.append(f"{check['id']}: {message}")
     return reasons
 
 
+def allowed_ranks(node: NodeFacts, spec: Mapping[str, Any], graph: GraphFacts | None, rank: int) -> tuple[int, ...]:
+    """The tensor ranks DLA takes for this node: the general 4, an op's ``ranks`` (Gemm/MatMul, which the parser
+    wraps in 4-D shuffles), or ``ranks_when`` its every consumer is one of the listed ops with a constant B."""
+    if "ranks" in spec:
+        return tuple(spec["ranks"])
+    when = spec.get("ranks_when")
+    if when and graph is not None:
+        users = graph.consumers_of(node)
+        if users and all(u.op in when["consumers"] and _is_const(u, 1) for u in users):
+            return tuple(when["ranks"])
+    return (rank,)
+
+
+def _is_const(node: NodeFacts, index: int) -> bool:
+    tensor = node.inputs[index] if index < len(node.inputs) else None
+    return tensor is not None and tensor.const
+
+
+def fp16_under_int8(op: str, rules: Mapping[str, Any] | None = None) -> str | None:
+    """The source saying DLA runs ``op`` in FP16 even in an INT8 build (None: it runs in INT8)."""
+    return (rules or load_rules())["ops"].get(op, {}).get("fp16_under_int8")
+
+
 def _general_reasons(node: NodeFacts, target: RuleTarget, rules: Mapping[str, Any],
-                     output_dtypes: Sequence[str]) -> list[str]:
+                     output_dtypes: Sequence[str], ranks: Sequence[int]) -> list[str]:
     reasons = []
     if target.precision not in general_value("precisions", target, rules):
         reasons.append(f"general.precision: precision {target.precision.upper()} (DLA runs FP16/INT8 only)")
-    rank = general_value("rank", target, rules)
     max_batch, max_dim = general_value("max_batch", target, rules), general_value("max_dim", target, rules)
     dtypes = general_value("dtypes", target, rules)
     outputs = {t.name for t in node.outputs}
@@ -89,16 +146,17 @@ def _general_reasons(node: NodeFacts, target: RuleTarget, rules: Mapping[str, An
             reasons.append(f"general.dtype: tensor {tensor.name} is {tensor.dtype}")
         elif tensor.shape is None or not tensor.static:
             reasons.append(f"general.static: tensor {tensor.name} has dynamic shape {_fmt_shape(tensor.shape)}")
-        elif len(tensor.shape) != rank:
+        elif len(tensor.shape) not in ranks:
             reasons.append(f"general.rank: tensor {tensor.name} is {len(tensor.shape)}-D "
-                           f"{_fmt_shape(tensor.shape)}, not {rank}-D")
+                           f"{_fmt_shape(tensor.shape)}, not {' or '.join(f'{r}-D' for r in ranks)}")
         else:
             dims = [d for d in tensor.shape if isinstance(d, int)]
-            batch = math.prod(dims[:-3])
+            split = len(dims) - 3 if len(dims) >= 4 else 1  # 2-D [N, K] runs as [N, K, 1, 1]
+            batch, rest = math.prod(dims[:split]), dims[split:] or [1]
             if batch > max_batch:
                 reasons.append(f"general.batch: tensor {tensor.name} batch {batch} > {max_batch}")
-            if max(dims[-3:]) > max_dim:
-                reasons.append(f"general.dims: tensor {tensor.name} dim {max(dims[-3:])} > {max_dim}")
+            if max(rest) > max_dim:
+                reasons.append(f"general.dims: tensor {tensor.name} dim {max(rest)} > {max_dim}")
     return list(dict.fromkeys(reasons))
 
 
@@ -340,6 +398,28 @@ def clip_relu(node: NodeFacts, _check: Mapping[str, Any], _target: RuleTarget) -
     return None
 
 
+def padded_inclusive(node: NodeFacts, check: Mapping[str, Any], _target: RuleTarget) -> str | None:
+    """Xavier average pooling: padding, if any, must be counted (``count_include_pad = 1``)."""
+    pads = node.attrs.get("pads") or []
+    if not any(int(p) for p in pads) and node.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"):
+        return None
+    if int(node.attrs.get("count_include_pad", 0)) == 1:
+        return None
+    return f"padded ({_fmt(pads) or node.attrs.get('auto_pad')}) with {check['label']} 0 (Xavier: inclusive only)"
+
+
+def slope_rank(node: NodeFacts, check: Mapping[str, Any], _target: RuleTarget) -> str | None:
+    data, slope = _input(node, 0), _input(node, 1)
+    if data is None or slope is None or data.shape is None or slope.shape is None:
+        return None  # a non-constant slope is reported by prelu.slope, an unknown input by the general rules
+    if len(slope.shape) > len(data.shape):
+        return f"{check['label']} rank {len(slope.shape)} > input rank {len(data.shape)}"
+    for s, d in zip(reversed(slope.shape), reversed(data.shape), strict=False):
+        if s != 1 and s != d:
+            return f"{check['label']} {_fmt(list(slope.shape))} does not broadcast to {_fmt(list(data.shape))}"
+    return None
+
+
 CHECKS: dict[str, Check] = {
     "attr_range": attr_range, "attr_len": attr_len, "attr_in": attr_in, "const_input": const_input,
     "const_inputs_from": const_inputs_from, "pads_below_kernel": pads_below_kernel,
@@ -347,4 +427,49 @@ CHECKS: dict[str, Check] = {
     "channel_axis": channel_axis, "min_inputs": min_inputs, "nonzero_axis": nonzero_axis, "resize": resize,
     "slice": slice_rule, "softmax_axis": softmax_axis, "keeps_batch": keeps_batch,
     "perm_keeps_batch": perm_keeps_batch, "reduce_axes": reduce_axes, "clip_relu": clip_relu,
+    "padded_inclusive": padded_inclusive, "slope_rank": slope_rank,
 }
+
+
+# ---------------------------------------------------------------------------------------------- graph checks
+
+GraphCheck = Callable[[NodeFacts, Mapping[str, Any], GraphFacts], str | None]
+NORMS = ("InstanceNormalization", "GroupNormalization")
+
+
+def next_to(node: NodeFacts, check: Mapping[str, Any], graph: GraphFacts) -> str | None:
+    """The node reads from or feeds one of ``ops`` directly."""
+    ops = set(check["ops"])
+    found = [n for n in graph.producers_of(node) + graph.consumers_of(node) if n.op in ops]
+    if not found:
+        return None
+    return f"{check['label']} directly connected to {found[0].op} {found[0].name} (not on this DLA version)"
+
+
+def consumers_are(node: NodeFacts, check: Mapping[str, Any], graph: GraphFacts) -> str | None:
+    users = graph.consumers_of(node)
+    odd = [u for u in users if u.op not in check["ops"]]
+    if users and not odd:
+        return None
+    what = f"read by {odd[0].op} {odd[0].name}" if odd else "not read by any node"
+    return f"{check['label']} {what}, not only by {'/'.join(check['ops'])}"
+
+
+def norm_affine(node: NodeFacts, check: Mapping[str, Any], graph: GraphFacts) -> str | None:
+    """A Mul/Add of a decomposed GroupNorm: its data comes from Reshape(InstanceNormalization), possibly through
+    the other affine op (Add after Mul)."""
+    current, hops = node, 0
+    while hops < 3:
+        sources = graph.producers_of(current)
+        if len(sources) != 1:
+            return None
+        source = sources[0]
+        if source.op == "Reshape" and any(p.op in NORMS for p in graph.producers_of(source)):
+            return f"{check['label']} after {source.name} (ran on GPU in a TensorRT 8.4 log; cause undocumented)"
+        if source.op not in ("Mul", "Add"):
+            return None
+        current, hops = source, hops + 1
+    return None
+
+
+GRAPH_CHECKS: dict[str, GraphCheck] = {"next_to": next_to, "consumers_are": consumers_are, "norm_affine": norm_affine}

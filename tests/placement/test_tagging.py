@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from trtforge.placement import ancestors, node_of_layer, nodes_on_dla, requested_device
 from trtforge.placement.tagging import owner_from_scoped_name, owner_from_scopes, tagged_names
@@ -119,3 +121,99 @@ def test_tensorrt_rtx_layers_of_tagged_resnet18_lead_back_to_submodules(rtx_resn
     assert set(owned.values()) == set(tagged.owners.values())  # every owner reached
     assert owned["fc/Gemm_1"] == "fc"  # a second layer of one node, through its suffix and metadata
     assert owned["layer1.0.relu/Relu.1"] == "layer1.0.relu"
+
+
+# ---------------------------------------------------------------------------------------------- tagging v2
+
+
+def test_an_unscoped_node_belongs_to_the_innermost_common_owner_of_its_neighbours() -> None:
+    from onnx import TensorProto, helper
+    from trtforge.placement.tagging import common_owner, owners_from_onnx
+
+    assert common_owner(["model.2.cv1.act", "model.2.m.0.cv1.conv", "model.2"]) == "model.2"
+    assert common_owner(["layer1.0", "layer2.0"]) == "" and common_owner(["a.b"]) == "a.b"
+
+    def scoped(op: str, ins: list[str], outs: list[str], scopes: list[str] | None) -> onnx.NodeProto:
+        node = helper.make_node(op, ins, outs, name=f"n_{outs[0]}")
+        if scopes is not None:
+            node.metadata_props.add(key="pkg.torch.onnx.name_scopes", value=repr(scopes))
+        return node
+
+    nodes = [scoped("Relu", ["x"], ["a"], ["", "blk", "blk.cv1", "relu"]),
+             scoped("Split", ["a"], ["s0", "s1"], None),  # x.chunk(): no scope
+             scoped("Identity", ["s1"], ["i"], None),  # an unscoped chain resolves too
+             scoped("Relu", ["i"], ["m"], ["", "blk", "blk.m", "relu_1"]),
+             scoped("Concat", ["s0", "m"], ["y"], ["", "blk", "cat"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2, 2])],
+                              [helper.make_empty_tensor_value_info("y")])
+    owners = owners_from_onnx(helper.make_model(graph), ["", "blk", "blk.cv1", "blk.m"])
+    assert owners == ["blk.cv1", "blk", "blk.m", "blk.m", "blk"]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("torch")
+    from trtforge.pipeline import tagged_from_config
+
+    base = {"name": "deployed", "model": "dla_models:deployed", "inputs": {"x": [3, 16, 16]}, "outputs": ["y"],
+            "output_dir": str(tmp_path_factory.mktemp("deployed")),
+            "device_types": {"blk": "DLA", "head.act": "DLA", "stem.conv": "DLA"}}
+    config = config_from_dict(base)
+    return config, tagged_from_config(config)
+
+
+@pytest.mark.torch
+def test_a_chunk_inside_a_block_keeps_the_block_one_island(deployed) -> None:
+    from trtforge.placement import plan_from_tagged
+
+    config, tagged = deployed
+    (split,) = [name for name in tagged.owners if name.endswith("/Split")]
+    assert tagged.owners[split] == "blk"  # not the root: the Split of x.chunk() had no scope
+    plan = plan_from_tagged(tagged.tagged_path, dataclasses.replace(config, device_types={"blk": "DLA"}))
+    assert [i.owners for i in plan.islands] == [("blk",)]
+    assert len(plan.transitions) == 2  # into blk.cv1, out of blk.cv2
+
+
+@pytest.mark.torch
+def test_a_shared_module_is_a_valid_key_at_every_path_and_places_that_path_only(deployed) -> None:
+    from trtforge.placement import plan_from_tagged
+
+    config, tagged = deployed  # `head.act` is the same SiLU instance as `stem.act`: accepted, no error
+    plan = plan_from_tagged(tagged.tagged_path, dataclasses.replace(config, device_types={"head.act": "DLA"}))
+    on_dla = [n.name for n in plan.nodes if n.requested == "DLA"]
+    assert on_dla == ["head.act/Sigmoid", "head.act/Mul"]
+    assert not any("owns no ONNX node" in w for w in plan.warnings)
+
+
+@pytest.mark.torch
+def test_a_key_naming_a_conv_whose_batch_norm_was_folded_places_the_fused_node(deployed) -> None:
+    from trtforge.build.devices import LayerRow, placement_from_rows
+    from trtforge.placement import plan_from_tagged
+    from trtforge.placement.tagging import folded_from_tagged
+
+    config, tagged = deployed
+    model = onnx.load(str(tagged.tagged_path))
+    folded = folded_from_tagged(model)
+    assert folded == {"stem.bn/Conv": "stem.conv", "head.bn/Conv": "head.conv"}  # the BN's scope, the conv's weight
+    keyed = dataclasses.replace(config, device_types={"stem.conv": "DLA"})
+    plan = plan_from_tagged(tagged.tagged_path, keyed)
+    assert [n.name for n in plan.nodes if n.requested == "DLA"] == ["stem.bn/Conv"]
+    assert not any("owns no ONNX node" in w for w in plan.warnings)
+    assert nodes_on_dla(tagged.tagged_path, keyed) == ["stem.bn/Conv"]
+    # the build's device mapping accepts the key too (it failed with "check the submodule names")
+    rows = [LayerRow(n.name, "X", f"[ONNX Layer: {n.name}]", (), ()) for n in plan.nodes]
+    devices = {n.name: n.requested for n in plan.nodes}
+    placed = placement_from_rows(rows, tagged.owners, tagged.owners, devices, keyed, folded=folded)
+    assert placed.unmatched_entries == ()
+    unfolded = placement_from_rows(rows, tagged.owners, tagged.owners, devices, keyed)
+    assert unfolded.unmatched_entries == ("stem.conv",)
+
+
+def test_a_shared_module_scoped_at_its_first_path_is_rebased_under_its_caller() -> None:
+    modules = {"", "stem", "stem.act", "head", "head.act", "model", "model.0", "model.0.act", "model.5",
+               "model.5.act", "model.5.m", "model.5.m.act"}
+    assert owner_from_scopes(["", "head", "stem.act", "silu_1"], modules) == "head.act"
+    assert owner_from_scopes(["", "model", "model.5", "model.0.act", "silu"], modules) == "model.5.act"
+    assert owner_from_scopes(["", "model", "model.5", "model.5.m", "model.0.act", "silu"], modules) == "model.5.m.act"
+    assert owner_from_scopes(["", "head", "other.thing", "op"], modules) == "head"  # no such path: the caller
+    assert owner_from_scopes(["", "stem", "stem.act", "silu"], modules) == "stem.act"
