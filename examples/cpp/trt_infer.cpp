@@ -20,8 +20,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
