@@ -28,6 +28,7 @@ from trtforge.errors import TrtforgeError
 
 EXHAUSTIVE_MAX = 10  # subsets of up to this many top-level units are all tried (2**10 candidates)
 OBJECTIVES = ("fps", "aggregate")
+BUDGET_REASON = "general.loadables"  # the plan's reason for an island past the loadable budget
 Evaluate = Callable[[tuple[str, ...]], float | None]
 
 
@@ -99,10 +100,10 @@ def placed(base: Plan, capable: Mapping[str, bool], chosen: Sequence[str], facts
     when a node requested on DLA cannot run there and ``config.gpu_fallback`` is off."""
     from trtforge.placement.plan import io_on_dla, islands_from_nodes, transitions_from_nodes
 
-    prefixes = tuple(chosen)
+    types = {unit: "DLA" for unit in chosen}
     nodes = []
-    for node in base.nodes:
-        requested = "DLA" if any(node.owner == p or node.owner.startswith(p + ".") for p in prefixes) else "GPU"
+    for node, fact in zip(base.nodes, facts, strict=True):
+        requested = requested_on(fact, types)
         predicted = "DLA" if requested == "DLA" and capable[node.name] else "GPU"
         if requested == "DLA" and predicted == "GPU" and not config.gpu_fallback and not node.layerless:
             return None
@@ -110,6 +111,21 @@ def placed(base: Plan, capable: Mapping[str, bool], chosen: Sequence[str], facts
     return dataclasses.replace(base, nodes=tuple(nodes), islands=tuple(islands_from_nodes(nodes, facts, config)),
                                transitions=tuple(transitions_from_nodes(nodes, tensors, config)),
                                io=tuple(io_on_dla(nodes, facts)))
+
+
+def requested_on(fact: Any, device_types: Mapping[str, str]) -> str:
+    """The plan's own rule (innermost ``device_types`` entry wins, a folded conv counts with its batch-norm)."""
+    from trtforge.placement.tagging import requested_device
+
+    folded = getattr(fact, "folded", None)
+    if folded is None:
+        return str(requested_device(fact.owner, device_types, "GPU"))  # type: ignore[arg-type]
+    return str(requested_device(fact.owner, device_types, "GPU", folded))  # type: ignore[arg-type,call-arg]
+
+
+def only_budget(reasons: Sequence[str]) -> bool:
+    """A node moved off DLA only by the loadable budget (not by a DLA rule) can run there."""
+    return bool(reasons) and all(r.startswith(BUDGET_REASON) for r in reasons)
 
 
 def within_budget(plan: Plan) -> bool:
@@ -268,7 +284,7 @@ def recommend_for_config(config: Config, device: str, catalogue: Mapping[str, An
     targeted = device_config(config, spec)
     everything = dataclasses.replace(targeted, default_device="DLA", device_types={}, gpu_fallback=True)
     base = plan_on_device(tagged_path, everything, spec)
-    capable = {n.name: n.predicted == "DLA" for n in base.nodes}
+    capable = {n.name: n.predicted == "DLA" or only_budget(n.reasons) for n in base.nodes}
     facts = facts_from_tagged(tagged_path)
     work = work_from_tagged(tagged_path, config.precision)
     return recommend(base, capable, facts, work, targeted, spec, catalogue, objective=objective, keep=keep)

@@ -140,6 +140,22 @@ def test_the_written_config_loads_back_with_the_recommended_placement(tmp_path: 
     assert loaded.calibration == base.calibration and loaded.gpu_fallback == base.gpu_fallback
 
 
+def test_a_candidate_with_more_islands_than_loadables_per_core_is_refused() -> None:
+    from trtforge.placement.plan import Island, Plan
+    from trtforge.placement.recommend import only_budget, within_budget
+
+    def plan(islands: int, weights: int = 0) -> Plan:
+        return Plan("x", {"platform": "orin", "tensorrt": "10.x", "precision": "fp16", "dla_core": "0"}, {}, (),
+                    tuple(Island(k, (f"n{k}",), ("m",), 1, weights, 0, 0) for k in range(islands)), (), (), 16, "",
+                    "", ())
+
+    assert within_budget(plan(16)) and not within_budget(plan(17))
+    assert not within_budget(plan(1, weights=512 * 2**20))  # a subgraph's weights must stay under 512 MB
+    # in the all-DLA plan that tells which nodes DLA can run, a node moved only by the budget still can
+    assert only_budget(("general.loadables: island 16 (graph order) is past the 16 loadables",))
+    assert not only_budget(()) and not only_budget(("op.unsupported: Erf", "general.loadables: island 16"))
+
+
 # ---------------------------------------------------------------------------------------------- real models
 
 
