@@ -173,8 +173,26 @@ def _add_engine_facts(record: dict[str, Any], config: Config, target: BuildTarge
     name = f"{engine_path.name}.inspector.json"
     write_json(config.artifact_dir / name, facts["inspector"])
     record["placement"]["inspector"] = name
+    _compare_inspector(facts["inspector"], built)
     for tensor in record["io"]:
         tensor["format"] = str(facts["formats"].get(tensor["name"], tensor["format"]))
+
+
+def _compare_inspector(inspector: Any, built: EngineBuild) -> None:
+    """The engine inspector as a second source (build/inspector.py): each layer it places otherwise than the
+    builder log is a warning; the log's summary stays the realized placement."""
+    from trtforge.build.inspector import layers_from_inspector, merge_realized
+
+    from trtforge.errors import TrtforgeError
+
+    try:
+        layers = layers_from_inspector(inspector)
+    except TrtforgeError as err:
+        logger.warning("build: the engine inspector's JSON was not compared with the log: %s", err)
+        return
+    merged = merge_realized(built.realized, layers, [layer.name for layer in built.placement.layers])
+    for line in merged.disagreements:
+        logger.warning("build: placement disagreement: %s", line)
 
 
 def runs_on(target: BuildTarget, config: Config) -> str:

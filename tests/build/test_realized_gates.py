@@ -97,3 +97,20 @@ def test_unexpected_fallback_fails_the_build_and_the_reuse(on_double) -> None:
         stage.engine_for_config(config)
     with pytest.raises(TrtforgeError, match=message):  # the fresh sidecar recorded the failure: still refused
         stage.engine_for_config(config)
+
+
+def test_the_engine_inspector_is_compared_with_the_log(on_double, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Where the engine loads, its inspector JSON is the second source: here it calls the DLA range a Myelin
+    (GPU) node, and every layer of the range is a warning; the log's summary stays the realized placement."""
+    myelin = {"Layers": [{"Name": "{ForeignNode[layer1.0.bn1/Conv...layer2.1.relu/Relu.1]}", "LayerType": "Myelin"}],
+              "Bindings": ["input"]}
+    monkeypatch.setattr(double.EngineInspector, "get_engine_information", lambda self, format: json.dumps(myelin))
+    config = on_double()
+    with caplog.at_level("WARNING", logger="trtforge"):
+        result = stage.engine_for_config(config)
+    warnings = [r.getMessage() for r in caplog.records if "placement disagreement" in r.getMessage()]
+    assert len(warnings) == 20  # the layers the log puts on DLA in that range
+    assert ("build: placement disagreement: layer1.0.bn1/Conv: the builder log says DLA, the engine inspector says "
+            "GPU") in warnings
+    assert result.summary["dla_share_realized"] == "20/53 layers"
