@@ -73,8 +73,8 @@ _FALLBACKS = (
 )
 _GLOBAL = re.compile(r"All dla layers are falling back to GPU|setDefaultDeviceType was called but no layer in the "
                      r"network can run on DLA", re.I)
-_FALLBACK_LIKE = re.compile(r"(?=.*\b(?:dla|gpu)\b)(?:.*fall(?:ing|s)?[ -]?back|.*switch\w*\b.*\bgpu\b|"
-                            r".*\bwill not run on dla\b)", re.I)
+_FALLBACK_LIKE = re.compile(r"fall(?:ing|s)?[ -]?back|\bswitch\w*\b|\bwill not run on\b", re.I)  # and a device:
+_DEVICE_WORD = re.compile(r"\b(?:dla|gpu)\b", re.I)
 _NOT_FALLBACK = re.compile(r"allow(?:ed)? gpu fallback|gpu[ _]fallback\s*[:=]|--allowGPUFallback", re.I)
 _SUMMARY_LIKE = re.compile(r"layers\s+running\s+on|\[(?:DlaLayer|GpuLayer)\]", re.I)
 _DIAGNOSTIC = re.compile(r"\bdla\b", re.I)  # and a limitation: the reason lines of [I7] and reference/wild/logs/
@@ -348,6 +348,9 @@ def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
     pending: list[str] = []
     for message in messages:
         text = message.text
+        lowered = text.lower()
+        if "dla" not in lowered and "gpu" not in lowered:  # every wording below names one (fast path)
+            continue
         if _GLOBAL.search(text):
             found.global_lines.append(text)
             continue
@@ -357,7 +360,7 @@ def fallbacks_from_messages(messages: Sequence[Message]) -> _Fallbacks:
             pending = []
         elif _HEADER.search(text):
             pending = []
-        elif _FALLBACK_LIKE.search(text) and not _NOT_FALLBACK.search(text):
+        elif _FALLBACK_LIKE.search(text) and _DEVICE_WORD.search(text) and not _NOT_FALLBACK.search(text):
             found.unparsed.append(text)
         elif _DIAGNOSTIC.search(text) and _LIMITATION.search(text) and not _SUMMARY_LIKE.search(text) \
                 and message.severity in (None, "WARNING", "ERROR", "INTERNAL_ERROR") and "ForeignNode" not in text:

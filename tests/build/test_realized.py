@@ -248,3 +248,18 @@ def test_per_submodule_table_and_drift() -> None:
 
 def test_all_on_gpu() -> None:
     assert all_on_gpu(["a", "b"], "why").devices == {"a": "GPU", "b": "GPU"}
+
+
+def test_a_long_verbose_log_reads_in_linear_time() -> None:
+    """A regex that backtracks over every position of every line made a 100k-line verbose log take a minute."""
+    import time
+
+    layers = [f"/model.{i}/conv/Conv" for i in range(400)]
+    noise = [f"[03/31/2022-15:12:48] [V] [TRT] Tactic: 0x{i:016x} Time: 0.0{i % 9} DLA and GPU formats"
+             for i in range(50000)]
+    summary = ["[I] [TRT] ---------- Layers Running on DLA ----------",
+               *(f"[I] [TRT] [DlaLayer] {{ForeignNode[{layers[i]}...{layers[i + 15]}]}}" for i in range(0, 400, 20))]
+    start = time.perf_counter()
+    realized = realized_from_log_text("\n".join(noise + summary), layers)
+    assert time.perf_counter() - start < 20
+    assert realized.devices is not None and sum(d == "DLA" for d in realized.devices.values()) == 320
