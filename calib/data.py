@@ -177,12 +177,11 @@ def _synthetic_batch(source: DataSource, index: int) -> Batch:
 
 def _arrays(source: DataSource) -> dict[str, Any]:
     assert source.path is not None
-    if source.kind == "npy":
-        (name,) = source.shapes if len(source.shapes) == 1 else (None,)
-        if name is None:
-            raise TrtforgeError.of("an .npz (one array per input) for a multi-input model", found=source.path)
+    if source.kind == "npy" and len(source.shapes) != 1:
+        raise TrtforgeError.of("an .npz (one array per input) for a multi-input model", found=source.path)
     try:
         if source.kind == "npy":
+            (name,) = source.shapes
             return {name: np.load(source.path, mmap_mode="r", allow_pickle=False)}
         with np.load(source.path, allow_pickle=False) as archive:
             return {key: archive[key] for key in source.shapes if key in archive.files}

@@ -183,7 +183,7 @@ def read_json(path: str | os.PathLike[str], *, what: str, kind: type | None = No
     return data
 
 
-_JSON_KINDS = {dict: "object", list: "array"}
+_JSON_KINDS: dict[type, str] = {dict: "object", list: "array"}
 
 
 def seal(record: Mapping[str, Any]) -> dict[str, Any]:
