@@ -289,6 +289,8 @@ def summary_from_messages(messages: Sequence[Message]) -> _Summary:
             continue
         if junk is not None and (seen := junk.match(text)):
             text = text[seen.end():].strip()
+        if section is not None and not list_style and not text:
+            continue  # a blank line inside a tagged section (pasted logs) does not end it
         tag = _TAG.search(text)
         if section is not None and tag:
             device = "DLA" if tag.group(1).lower() == "dlalayer" else "GPU"

@@ -108,6 +108,12 @@ def test_a_tensorrt_5_list_continued_over_lines_and_a_cut_one() -> None:
     assert cut.devices == {"a": "DLA", "b": "DLA", "c": "DLA", "d": "GPU"} and len(cut.unparsed) == 1  # "d" is cut
 
 
+def test_blank_lines_inside_a_tagged_section() -> None:
+    log = ("[I] [TRT] ---------- Layers Running on DLA ----------\n[I] [TRT] \n\n"
+           "[I] [TRT] [DlaLayer] {ForeignNode[conv1...conv2]}\n\n[I] [TRT] [DlaLayer] {ForeignNode[conv3]}\n")
+    assert _dla(log, LAYERS) == ["conv1", "relu1", "conv2", "conv3"]
+
+
 def test_unknown_prefixes_of_application_loggers() -> None:
     layers = ["a", "b", "c"]
     for lines in (["--------------- Layers running on DLA:", "{a,b}, ", "--------------- Layers running on GPU:", "c,"],
