@@ -21,6 +21,7 @@ from trtforge.config import Config
 from trtforge.errors import TrtforgeError
 
 RESULT_FORMAT = "trtforge.bench.compare/1"
+NEGLIGIBLE = 1e-3  # a reference whose largest value is below NEGLIGIBLE * atol cannot judge a candidate
 Feeds = list[dict[str, Any]]
 
 
@@ -110,8 +111,10 @@ def metrics_from_outputs(reference: list[dict[str, Any]], candidate: list[dict[s
     diff = np.abs(got - ref)
     rel = diff / np.maximum(np.abs(ref), 1e-6)
     flat_ref, flat_got = ref.reshape(ref.shape[0] * ref.shape[1], -1), got.reshape(got.shape[0] * got.shape[1], -1)
-    norms = np.linalg.norm(flat_ref, axis=1) * np.linalg.norm(flat_got, axis=1)
-    cosine = np.sum(flat_ref * flat_got, axis=1) / np.maximum(norms, 1e-30)
+    norm_ref, norm_got = np.linalg.norm(flat_ref, axis=1), np.linalg.norm(flat_got, axis=1)
+    both = (norm_ref > 0) & (norm_got > 0)  # float64: no floor needed even for outputs around 1e-30
+    dots = np.sum(flat_ref * flat_got, axis=1)
+    cosine = np.where(both, dots / np.where(both, norm_ref * norm_got, 1.0), (norm_ref == norm_got).astype(float))
     metrics = {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()), "max_rel": float(rel.max()),
                "mean_rel": float(rel.mean()), "cosine": float(cosine.min())}
     if ref.ndim == 3 and ref.shape[-1] > 1:  # (samples, batch, classes): a classifier
@@ -149,15 +152,17 @@ def rows_from_outputs(name: str, precision: str, candidate: str, reference: str,
     for output in ref_out[0]:
         metrics = metrics_from_outputs(ref_out, got_out, output)
         ok = passes[output] and metrics["cosine"] >= tol["min_cosine"] and metrics.get("top1", 1.0) >= tol["min_top1"]
-        why = degenerate_reason(ref_out, output)
+        why = degenerate_reason(ref_out, output, atol=tol["atol"])
         status, reason = ("INCONCLUSIVE", f"INCONCLUSIVE: {why}") if why else ("PASS" if ok else "FAIL", "")
         rows.append(Row(name, precision, candidate, reference, output, status, metrics, dict(tol), reason=reason))
     return rows
 
 
-def degenerate_reason(reference: list[dict[str, Any]], name: str) -> str:
+def degenerate_reason(reference: list[dict[str, Any]], name: str, *, atol: float = 0.0) -> str:
     """Why the reference output ``name`` cannot judge a candidate, or ``""``: it is not finite, constant (every
-    value the same, e.g. all-zero logits), or the same for every input (several different inputs, one output)."""
+    value the same, e.g. all-zero logits), the same for every input (several different inputs, one output), or
+    negligible (every value three orders of magnitude inside ``atol``: any candidate near zero passes the
+    element-wise check; random-weight MobileNet logits are about 1e-9, SSDlite's backbone maps 1e-20)."""
     import numpy as np
 
     values = np.stack([r[name] for r in reference]).astype(np.float64)
@@ -172,6 +177,9 @@ def degenerate_reason(reference: list[dict[str, Any]], name: str) -> str:
     if len(values) >= 2 and float(np.max(np.abs(values - values[0]))) <= 1e-6 * scale:
         return (f"the reference output does not depend on the input (the same for {len(values)} different "
                 "inputs): it cannot tell outputs apart")
+    if scale <= NEGLIGIBLE * atol:
+        return (f"the reference output is negligible (max |value| {scale:.3g}, atol {atol:g}): any output near "
+                "zero would pass")
     return ""
 
 

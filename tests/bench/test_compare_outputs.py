@@ -106,3 +106,16 @@ def test_an_fp16_candidate_onnx_runtime_refuses_is_a_fail_row(tmp_path: Path, mo
     rows = _rows(_config(tmp_path, "output_models:conv_only", ["y"]))
     (failed,) = [r for r in rows if r.candidate.startswith("onnxruntime fp16")]
     assert failed.status == "FAIL" and f"ONNX Runtime cannot run {bad}" in failed.reason
+
+
+def test_a_negligible_reference_is_inconclusive_and_tiny_cosines_are_exact() -> None:
+    from trtforge.bench.accuracy import metrics_from_outputs
+
+    rng = np.random.default_rng(0)
+    tiny = [{"y": (rng.standard_normal((1, 8)) * 1e-26).astype(np.float32)} for _ in range(2)]
+    assert metrics_from_outputs(tiny, tiny, "y")["cosine"] == pytest.approx(1.0)  # no 1e-30 floor
+    assert "negligible (max |value|" in degenerate_reason(tiny, "y", atol=1e-4)
+    (row,) = rows_from_outputs("c", "fp32", "cand", "ref", tiny, tiny, {**LOOSE, "atol": 1e-4})
+    assert row.status == "INCONCLUSIVE"
+    normal = [{"y": rng.standard_normal((1, 8)).astype(np.float32)} for _ in range(2)]
+    assert degenerate_reason(normal, "y", atol=0.05) == ""
