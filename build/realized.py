@@ -266,6 +266,7 @@ def _resolve(text: str, order: Mapping[str, int]) -> list[str]:
 @dataclass
 class _Summary:
     dla_seen: bool = False
+    gpu_seen: bool = False
     entries: list[tuple[str, str]] = field(default_factory=list)  # (device, entry text)
     unparsed: list[str] = field(default_factory=list)
 
@@ -282,7 +283,10 @@ def summary_from_messages(messages: Sequence[Message]) -> _Summary:
         header = _HEADER.search(text)
         if header:
             section = header.group(1).upper()
+            if section == "DLA" and summary.gpu_seen:  # a second build in one log: its summary is the engine's
+                summary.entries, summary.gpu_seen = [], False
             summary.dla_seen |= section == "DLA"
+            summary.gpu_seen |= section == "GPU"
             list_style, first = bool(header.group(2)) or not header.group(3), True
             lead = text[:header.start()]
             junk = re.compile(re.sub(r"\d+", r"\\d+", re.escape(lead))) if lead.strip() else None

@@ -108,6 +108,14 @@ def test_a_tensorrt_5_list_continued_over_lines_and_a_cut_one() -> None:
     assert cut.devices == {"a": "DLA", "b": "DLA", "c": "DLA", "d": "GPU"} and len(cut.unparsed) == 1  # "d" is cut
 
 
+def test_a_log_of_two_builds_gives_the_last_summary() -> None:
+    first = ("---------- Layers Running on DLA ----------\n[DlaLayer] {ForeignNode[conv1...fc]}\n"
+             "---------- Layers Running on GPU ----------\n")
+    second = ("---------- Layers Running on DLA ----------\n[DlaLayer] {ForeignNode[conv1...relu1]}\n"
+              "---------- Layers Running on GPU ----------\n[GpuLayer] conv2\n")
+    assert _dla(first + "[I] Rebuilding with GPU fallback\n" + second, LAYERS) == ["conv1", "relu1"]
+
+
 def test_blank_lines_inside_a_tagged_section() -> None:
     log = ("[I] [TRT] ---------- Layers Running on DLA ----------\n[I] [TRT] \n\n"
            "[I] [TRT] [DlaLayer] {ForeignNode[conv1...conv2]}\n\n[I] [TRT] [DlaLayer] {ForeignNode[conv3]}\n")
