@@ -18,7 +18,7 @@ ARGS     ?=
 RUN      := $(BIN)/trtforge
 CFG      := --config $(CONFIG) $(if $(DLA_CORE),--dla-core $(DLA_CORE)) $(ARGS)
 
-.PHONY: setup doctor export tag plan calib engine compare bench bench-concurrent report matrix test test-fast lint clean help
+.PHONY: setup doctor export tag plan calib engine compare bench bench-concurrent report matrix test test-fast lint clean help score-placement
 
 help:
 	@echo "make setup                              virtual environment with everything (torch, TensorRT-RTX, dev tools)"
@@ -26,6 +26,7 @@ help:
 	@echo "make compare MODEL=resnet18             accuracy of every resnet18 config against FP32 references"
 	@echo "make bench CONFIG=<name>                torch FPS and engine FPS (ONNX Runtime on CPU where no engine runs)"
 	@echo "make bench-concurrent SCENARIO=<name>   the scenario's processes at once; make report: the benchmark page"
+	@echo "make score-placement                    the DLA rules scored against real TensorRT outcomes (case table)"
 	@echo "make test | make lint                   the test suite | ruff + mypy"
 	@echo "make doctor                             what this machine can build and run"
 	@echo "make matrix [MODELS=a,b]                the model matrix (12 models x 3 configs): a model x stage table"
@@ -62,6 +63,10 @@ bench-concurrent: $(STAMP)
 
 report: $(STAMP)
 	$(RUN) report $(ARGS)
+
+# the DLA capability model scored against real TensorRT outcomes (placement/score.py, README "Placement plan")
+score-placement: $(STAMP)
+	$(BIN)/python -m trtforge.placement.score $(ARGS)
 
 # the model matrix (bench/matrix.py, README "Model matrix"): every model, or MODELS=mobilenet_v2,swin_t
 MODELS   ?=

@@ -22,13 +22,16 @@ def register(sub: Any) -> None:
 
 
 def _tag(args: argparse.Namespace) -> int:
+    import onnx
     from trtforge.placement import requested_devices
+    from trtforge.placement.tagging import folded_from_tagged
 
     from trtforge.pipeline import tagged_from_config
 
     config = config_from_args(args)
     result = tagged_from_config(config, force=args.force)
-    devices = requested_devices(result.owners, config)
+    folded = folded_from_tagged(onnx.load(str(result.tagged_path), load_external_data=False))
+    devices = requested_devices(result.owners, config, folded)
     if args.show:
         for node, owner in result.owners.items():
             print(f"{node:<40} {owner or '(root)':<24} {devices[node]}")

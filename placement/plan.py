@@ -392,7 +392,7 @@ def _fp16_warning(nodes: Sequence[NodePlan], config: Config) -> list[str]:
         return []
     listed = ", ".join(f"{op} x{count}" for op, count in sorted(ops.items()))
     return [f"INT8 plan: {sum(ops.values())} DLA node(s) run in FP16 on DLA, not INT8 ({listed}): DLA has no INT8 "
-            "kernel for them (rules 'fp16_under_int8'); TensorRT needs FP16 enabled beside INT8 for them"]
+            "kernel for them (rules 'fp16_under_int8'); the weakly typed INT8 build enables FP16 beside INT8"]
 
 
 def _io_warning(io: Sequence[Mapping[str, Any]], config: Config) -> list[str]:

@@ -606,3 +606,29 @@ CASES = {
 
 OUTPUTS = {"dlasw_ssd_mobilenet_v1_prepared": 6, "dlasw_retinanet_resnext50_prepared": 10,
            "cudla_yolov5s_trimmed_fp16": 3}  # outputs the model returns (1 where not listed)
+
+# Public cases that contradict another piece of evidence, with the exact nodes where they do: the scorer reports
+# them as "documented" (and only while missed/false are exactly these nodes), and the suite asserts why.
+CONTRADICTIONS = {
+    "jdt_model_gn": {
+        "contradicts": "jdt_model_bn",
+        "why": "the same head (AdaptiveAvgPool -> x.view(N, -1) -> Linear, batch 32, INT8, TensorRT 8.4, Orin) ran on "
+               "DLA in ModelBN's complete log ({Gemm_15 + linear.bias + ...} on DLA, the view absorbed); ModelGN's "
+               "GPU list is truncated and its Gemm is only absent from the DLA list. The plan follows the log that "
+               "shows the head.",
+        "missed": ("/Reshape", "linear/Gemm"), "false": ()},
+    "ultralytics_yolo11n": {
+        "contradicts": "cudla_yolov5s_trimmed_fp16",
+        "why": "the matcher Concat@model.23 also takes Detect's three per-level channel concats of 4-D maps "
+               "(cat(cv2, cv3), dim 1), which the log does not name (it names Concat_3/4/5, the 3-D ones); 4-D "
+               "channel concats run on DLA in the trimmed YOLOv5s standalone loadable (every layer on DLA).",
+        "missed": ("model.23/Concat", "model.23/Concat.1", "model.23/Concat.2"), "false": ()},
+    "opsmatrix_efficientnet_b0_features": {
+        "contradicts": "limits general.loadables (16 DLA loadables per core, TensorRT 8.5 guide / latest)",
+        "why": "derived from the per-op matrix, which does not count loadables: the 16 squeeze-excitation global "
+               "pools on GPU cut the trunk into 17 DLA islands, one more than a core holds, so TensorRT puts the "
+               "last one (features.7.0's SE branch onwards) on GPU.",
+        "missed": (), "false": ("7.0.block.2.fc1/Conv", "7.0.block.2.activation/Sigmoid", "7.0.block.2.fc2/Conv",
+                                "7.0.block.2.scale_activation/Sigmoid", "7.0.block.3.1/Conv", "8.1/Conv",
+                                "8.2/Sigmoid")},
+}

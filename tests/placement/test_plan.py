@@ -338,3 +338,18 @@ def _dla_plan_of(nodes: list[Any], tmp_path: Path) -> Any:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
     config = config_from_dict({"name": "graph", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA"})
     return plan_from_tagged(path, config)
+
+
+def test_an_int8_plan_says_which_dla_nodes_run_in_fp16(tmp_path: Path) -> None:
+    import onnx
+
+    path = tmp_path / "tagged.onnx"
+    onnx.save(chain(["Relu", "Sigmoid", "Softmax", "Relu"], [1, 4, 8, 8]), str(path))
+    raw = {"name": "fp16ops", "model": "x", "inputs": {"x": [4, 8, 8]}, "default_device": "DLA", "precision": "int8"}
+    plan = plan_from_tagged(path, config_from_dict(raw))
+    assert all(n.predicted == "DLA" for n in plan.nodes)
+    assert [w for w in plan.warnings if w.startswith("INT8 plan")] == [
+        "INT8 plan: 2 DLA node(s) run in FP16 on DLA, not INT8 (Sigmoid x1, Softmax x1): DLA has no INT8 kernel for "
+        "them (rules 'fp16_under_int8'); the weakly typed INT8 build enables FP16 beside INT8"]
+    fp16 = plan_from_tagged(path, config_from_dict({**raw, "precision": "fp16"}))
+    assert not any(w.startswith("INT8 plan") for w in fp16.warnings)
