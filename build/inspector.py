@@ -95,7 +95,7 @@ def _device(name: str, kind: str | None, dla_copies: bool) -> str | None:
         return "DLA"
     if not _FOREIGN.match(name):
         return "GPU"
-    if kind and kind.lower() == "myelin":
+    if kind and "myelin" in kind.lower():
         return "GPU"
     return "DLA" if dla_copies else None
 
