@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562): `import trtfor
     )
     from trtforge.build.engine import EngineBuild, engine_from_onnx
     from trtforge.build.fp16 import fp16_from_onnx
-    from trtforge.build.realized import Realized, realized_from_log
+    from trtforge.build.inspector import InspectorLayer, Merged, layers_from_inspector, merge_realized
+    from trtforge.build.realized import Realized, realized_from_log, realized_from_log_text
     from trtforge.build.sidecar import SIDECAR_FORMAT, SIDECAR_SCHEMA, check_sidecar
     from trtforge.build.stage import BuildResult, engine_for_config, engine_name, typed_onnx_for
 
@@ -31,6 +32,11 @@ _LAZY = {
     "fp16_from_onnx": "fp16",
     "Realized": "realized",
     "realized_from_log": "realized",
+    "realized_from_log_text": "realized",
+    "InspectorLayer": "inspector",
+    "Merged": "inspector",
+    "layers_from_inspector": "inspector",
+    "merge_realized": "inspector",
     "SIDECAR_FORMAT": "sidecar",
     "SIDECAR_SCHEMA": "sidecar",
     "check_sidecar": "sidecar",
@@ -46,8 +52,10 @@ __all__ = [
     "SIDECAR_SCHEMA",
     "BuildResult",
     "EngineBuild",
+    "InspectorLayer",
     "LayerPlacement",
     "LayerRow",
+    "Merged",
     "Realized",
     "apply_placement",
     "check_sidecar",
@@ -56,8 +64,11 @@ __all__ = [
     "engine_name",
     "fp16_from_onnx",
     "layer_rows_from_network",
+    "layers_from_inspector",
+    "merge_realized",
     "placement_from_rows",
     "realized_from_log",
+    "realized_from_log_text",
     "typed_onnx_for",
 ]
 
