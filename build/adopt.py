@@ -43,6 +43,8 @@ def sidecar_from_device(bundle: Path, engine: Path, log: Path, layer_info: Path 
     rows = [(layer["name"], layer["owner"], layer["requested"], layer["predicted"]) for layer in layers]
     table = by_submodule(rows, realized)
     inspector = _read_inspector(layer_info) if layer_info is not None else None
+    if inspector is not None:
+        realized = _compared_with_inspector(realized, inspector, [layer["name"] for layer in layers])
     record = _record(manifest, config, plan, engine, lines, realized, table, inspector, bundle, layer_info)
     check_sidecar(record)
     path = out or engine.with_name(engine.name + ".json")
@@ -63,6 +65,21 @@ def _read_inspector(path: Path) -> dict[str, Any]:
         raise TrtforgeError.of("trtexec --exportLayerInfo JSON with a 'Layers' list", found=f"{path}",
                                fix="pass the layers.json build.sh wrote (--profilingVerbosity=detailed)")
     return record
+
+
+def _compared_with_inspector(realized: Any, inspector: dict[str, Any], names: list[str]) -> Any:
+    """The inspector as the second source: each layer it places otherwise than the log is a warning; where the
+    log has no summary and the inspector places every layer, its placement is used (``trtforge.build.inspector``)."""
+    import dataclasses
+
+    from trtforge.build.inspector import layers_from_inspector, merge_realized
+
+    from trtforge.log import logger
+
+    merged = merge_realized(realized, layers_from_inspector(inspector), names)
+    for line in merged.disagreements:
+        logger.warning("adopt: %s", line)
+    return dataclasses.replace(realized, devices=merged.devices, source=merged.source)
 
 
 def tensorrt_version_from_log(lines: list[str]) -> str:
