@@ -29,7 +29,7 @@ SELF_HASH = "record_sha256"
 _TEMP_FILE = re.compile(r"^\..+\.trtforge-(\d+)\.[A-Za-z0-9_]+\.tmp$")
 _TEMP_DIR = re.compile(r"^\.trtforge-tmp-(\d+)-[A-Za-z0-9_-]+$")
 _LEGACY_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # mkstemp names written before the pid was recorded
-_LEGACY_AGE_S = 24 * 3600
+_LEGACY_AGE_S = 600  # a temp file named without a pid (older trtforge) is removed once untouched this long
 _swept: set[Path] = set()
 _ENV_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EROFS: "a read-only file system",
                errno.EACCES: "no permission", errno.EPERM: "no permission", errno.EDQUOT: "the disk quota exceeded"}
