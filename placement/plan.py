@@ -530,7 +530,8 @@ def plan_from_json(record: Mapping[str, Any]) -> Plan:
                     tuple(dict(e) for e in record["io"]), int(record["summary"]["loadable_budget"]),
                     record["layer_device_types"], record["trtexec"], tuple(record["warnings"]))
     except (KeyError, TypeError, ValueError, AttributeError) as err:  # structural damage: one line, not a traceback
-        raise TrtforgeError.of("a placement plan with the fields of format 1", found=f"{type(err).__name__}: {err}",
+        raise TrtforgeError.of(f"a placement plan with the fields of format {PLAN_FORMAT}",
+                               found=f"{type(err).__name__}: {err}",
                                fix="run `trtforge plan --force` again") from None
     odd = [n.name for n in plan.nodes if n.requested not in ("GPU", "DLA") or n.predicted not in ("GPU", "DLA")]
     if odd or not isinstance(plan.layer_device_types, str):
