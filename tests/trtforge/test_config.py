@@ -72,6 +72,15 @@ BAD = {
                        "static shapes when anything is placed on DLA"),
     "negative core": ("dla_core = -1\n", "dla_core to be a non-negative integer; found -1"),
     "non-integer core": ("dla_core = 0.5\n", "dla_core to be int; found 0.5 (float)"),
+    # issue 12 (reliability.md): values the schema used to accept
+    "core beyond the platform": ("dla_core = 99\n[target]\nplatform = 'xavier'\n",
+                                 "dla_core below 2 (the DLA cores of xavier: 0, 1); found 99"),
+    "name with a path": ("name = '../../escaped'\n", "name to be a plain file name"),
+    "huge batch": ("max_batch_size = 9223372036854775807\n", "of at most 2^31-1 elements"),
+    "percentile": ("[calibration]\npercentile = 150.0\n", "calibration.percentile in (0, 100]; found 150.0"),
+    "zero std": ("[calibration]\nstd = [0.0, 0.0, 0.0]\n", "calibration.std > 0"),
+    "negative batches": ("[calibration]\nbatches = -3\n", "calibration.batches >= 0; found -3"),
+    "gate share": ("[gates]\nmin_dla_node_share = 2.5\n", "gates.min_dla_node_share in [0, 1] (a share); found 2.5"),
 }
 
 
@@ -90,7 +99,8 @@ def test_bad_configs_fail_with_one_clear_message(tmp_path: Path, case: str) -> N
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("case", ["unknown key", "negative core", "fp32 on dla"])
+@pytest.mark.parametrize("case", ["unknown key", "negative core", "fp32 on dla", "core beyond the platform",
+                                  "name with a path", "huge batch"])
 def test_the_cli_exits_non_zero_with_the_message_and_no_traceback(tmp_path: Path, case: str) -> None:
     body, message = BAD[case]
     path = _write(tmp_path, body)
