@@ -44,7 +44,7 @@ class ModelSpec:
     ci: bool = False  # in CI's slice (``-m matrix_ci``)
 
 
-IMAGE = {"input": (3, 224, 224)}
+IMAGE: dict[str, tuple[int, ...]] = {"input": (3, 224, 224)}
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("mobilenet_v2", "mobilenet_v2", IMAGE, ("logits",), "features", ci=True),
     ModelSpec("mobilenet_v3_small", "mobilenet_v3_small", IMAGE, ("logits",), "features"),
@@ -88,7 +88,7 @@ def raw_configs(spec: ModelSpec, artifacts: Path) -> list[dict[str, Any]]:
                             "outputs": list(spec.outputs), "compare": {"samples": 2}}
     if spec.export_module:
         base["export_module"] = spec.export_module
-    variants = [
+    variants: list[tuple[str, dict[str, Any]]] = [
         ("fp16_dla", {"precision": "fp16", "default_device": "DLA"}),
         ("fp16_gpu_dla", {"precision": "fp16", "default_device": "GPU", "device_types": {spec.dla_module: "DLA"}}),
         ("int8_dla", {"precision": "int8", "default_device": "DLA",
