@@ -18,7 +18,7 @@ from trtforge.build.bundle import read_manifest
 from trtforge.build.realized import by_submodule, drift_from_table, realized_from_log
 from trtforge.build.sidecar import SIDECAR_FORMAT, check_sidecar
 
-from trtforge.artifacts import read_json, sha256_file, write_json
+from trtforge.artifacts import read_json, sha256_file, write_sealed_json
 from trtforge.config import config_from_dict
 from trtforge.errors import TrtforgeError
 
@@ -48,7 +48,7 @@ def sidecar_from_device(bundle: Path, engine: Path, log: Path, layer_info: Path 
     record = _record(manifest, config, plan, engine, lines, realized, table, inspector, bundle, layer_info)
     check_sidecar(record)
     path = out or engine.with_name(engine.name + ".json")
-    write_json(path, record)
+    write_sealed_json(path, record)
     return path, record
 
 
