@@ -8,8 +8,17 @@ distribution P is bins[0:i] with everything beyond folded into bin i-1, the cand
 silent this follows NVIDIA's open pytorch-quantization: bin j belongs to level floor(j * 128 / i), and the zero
 bin is damped to its neighbour's count before the search (``amax_entropy``).
 
-The histogram range is fixed by a first pass (max|x| over all batches), so the 2048 bins span exactly
-[0, max|x|] as in the published algorithm, and memory never grows with the number of batches.
+One pass: ``GrowingHistogram`` widens its range as new maxima arrive, as NVIDIA pytorch-quantization's
+``HistogramCalibrator.collect`` does (``pytorch_quantization/calib/histogram.py``: when a batch's max exceeds the
+last bin edge the histogram grows, the counts so far kept, then the batch is binned). pytorch-quantization keeps
+the bin width and appends bins (their number grows with the range); here the range doubles and adjacent bins
+merge pairwise (exact: every old bin falls in one new bin), so memory stays fixed. The histogram is signed and
+``OVERSAMPLE`` times finer than the final one, and its sparse tails keep their few values exactly; at the end it
+is folded to |x| and resampled to exactly 2048 bins over [0, max|x|] (the published layout). The ReLU of a
+tensor has the same histogram with the negative half moved into bin 0 (``to_abs(relu=True)``), so a ReLU's
+output needs no look at its values. The two-pass
+method (max first, then a fixed-range ``AbsHistogram``) gives the same thresholds within one bin
+(``tests/calib/test_histogram.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from trtforge.errors import TrtforgeError
+
 BINS = 2048
+OVERSAMPLE = 64  # fine bins per final bin when the range is exact (8 and 32 miss the two-pass thresholds)
+TAIL_COUNT = 8  # bins holding at most this many values (in the sparse tails) keep their values exactly
 LEVELS = 128
 START_BIN = 128
 MIN_AMAX = 1e-6  # an all-zero tensor still gets a usable (tiny) scale; a zero scale is invalid in Q/DQ ONNX
@@ -51,6 +64,140 @@ class AbsHistogram:
             return
         index = np.minimum((flat * (self.bins / self.limit)).astype(np.int64), self.bins - 1)
         self.counts += np.bincount(index, minlength=self.bins)
+
+
+@dataclass
+class GrowingHistogram:
+    """A signed histogram of one tensor over [-``limit``, ``limit``] in ``2 * fine`` bins, widened (range doubled,
+    bins merged in pairs) whenever a batch holds a larger |x|; ``low``/``high`` are the exact extremes seen.
+
+    The sparse tails (the outermost bins holding at most ``TAIL_COUNT`` values) also keep their values exactly
+    (``tail``, bounded by ``TAIL_COUNT`` per bin): at the end those land in the right final bin, while the dense
+    bins are spread evenly over their width. Which tail bins stay empty is what the KL search is sensitive to."""
+
+    fine: int = BINS * OVERSAMPLE
+    limit: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    counts: npt.NDArray[np.int64] = field(init=False)
+    tail: npt.NDArray[np.float64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros(2 * self.fine + 1, dtype=np.int64)  # the last bin holds x == limit exactly
+        self.tail = np.zeros(0, dtype=np.float64)
+
+    @property
+    def max_abs(self) -> float:
+        return max(-self.low, self.high)
+
+    def add(self, values: np.ndarray, *, name: str = "tensor") -> None:
+        flat = np.asarray(values).reshape(-1)
+        if flat.size == 0:
+            return
+        low, high = float(flat.min()), float(flat.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise TrtforgeError.of(f"finite activations in {name!r} during calibration", found="NaN or Inf",
+                                   fix="check the calibration data (NaN, Inf or values that overflow)")
+        self.low, self.high = min(self.low, low), max(self.high, high)
+        self._widen(max(-low, high))
+        if self.limit == 0.0:  # only zeros so far: they belong to bin 0 whatever its width becomes
+            self.counts[self.fine] += flat.size
+            if self.counts[self.fine] <= TAIL_COUNT:
+                self.tail = np.concatenate([self.tail, np.zeros(flat.size)])
+            return
+        index = self._index(flat)
+        self.counts += np.bincount(index, minlength=2 * self.fine + 1)
+        self._keep_tails(index, flat)
+
+    def _index(self, values: np.ndarray) -> npt.NDArray[np.intp]:
+        scaled = np.multiply(values, np.float32(self.fine / self.limit), dtype=np.float32)
+        scaled += np.float32(self.fine)  # in [0, 2 * fine] up to float32 rounding (far below one bin)
+        return scaled.astype(np.intp)  # truncation = floor for values >= 0; -1e-3 truncates to 0 too
+
+    def _tail_span(self) -> tuple[int, int]:
+        """The first and last bin holding more than ``TAIL_COUNT`` values: outside them is the sparse tail."""
+        crowded = np.flatnonzero(self.counts > TAIL_COUNT)
+        return (int(crowded[0]), int(crowded[-1])) if crowded.size else (2 * self.fine + 1, -1)
+
+    def _keep_tails(self, index: npt.NDArray[np.intp], flat: np.ndarray) -> None:
+        first, last = self._tail_span()
+        if first > last:  # nothing crowded yet: everything is tail
+            self.tail = np.concatenate([self.tail, flat.astype(np.float64)])
+            return
+        new = np.flatnonzero((index < first) | (index > last))
+        kept = np.concatenate([self.tail, flat[new].astype(np.float64)])
+        where = self._index(kept.astype(np.float32)) if kept.size else np.zeros(0, dtype=np.intp)
+        self.tail = kept[(where < first) | (where > last)]  # bins that became crowded need no exact values
+
+    def _widen(self, needed: float) -> None:
+        if needed <= self.limit:
+            return
+        if self.limit == 0.0:
+            self.limit = needed
+            return
+        factor = 1
+        while self.limit * factor < needed:
+            factor *= 2
+        factor = min(factor, self.fine)
+        self.counts = _merged(self.counts, self.fine, factor)
+        self.limit *= factor
+
+    def to_abs(self, *, relu: bool = False) -> AbsHistogram:
+        """The final ``BINS``-bin |x| histogram over exactly [0, max|x|] (of ``relu(x)`` with ``relu``)."""
+        top = max(self.high, 0.0) if relu else self.max_abs
+        hist = AbsHistogram(limit=top)
+        if top <= 0.0 or self.limit <= 0.0:
+            hist.counts[0] = self.counts.sum()
+            return hist
+        fine, counts = self.fine, self.counts.astype(np.float64)
+        first, last = self._tail_span()
+        if first <= last:
+            counts[:first] = 0.0  # the tails are placed from their exact values
+            counts[last + 1:] = 0.0
+        else:
+            counts[:] = 0.0
+        tail = self.tail
+        if first <= last and tail.size:  # exact values only for bins still in the tails
+            where = self._index(tail.astype(np.float32))
+            tail = tail[(where < first) | (where > last)]
+        dense = counts[fine:].copy()
+        if relu:
+            dense[0] += counts[:fine].sum()
+            exact = np.maximum(tail, 0.0)
+        else:
+            dense[:fine] += counts[fine - 1::-1][:fine]
+            exact = np.abs(tail)
+        dense[fine - 1] += dense[fine]  # x == limit belongs to the last bin
+        hist.counts = resampled(dense[:fine], self.limit / fine, top, hist.bins)
+        hist.counts += np.bincount(np.minimum((exact * (hist.bins / top)).astype(np.int64), hist.bins - 1),
+                                   minlength=hist.bins)
+        return hist
+
+
+def _merged(values: np.ndarray, fine: int, factor: int) -> np.ndarray:
+    """Signed bins merged ``factor`` to one around 0 (the range grew ``factor`` times): exact regrouping."""
+    merged = np.zeros_like(values)
+    part = fine // factor
+    merged[fine - part:fine] = values[:fine].reshape(part, factor).sum(axis=1)
+    merged[fine:fine + part] = values[fine:2 * fine].reshape(part, factor).sum(axis=1)
+    merged[fine + part] += values[2 * fine]  # the old x == limit values
+    return merged
+
+
+def resampled(counts: FloatArray, width: float, top: float, bins: int) -> FloatArray:
+    """|x| counts in bins of ``width`` from 0 (every value <= ``top``) spread evenly over each bin's width (the
+    one holding ``top`` ending at ``top``) and regrouped into ``bins`` equal bins on [0, ``top``]."""
+    last = min(int(top / width), counts.size - 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(counts[:last + 1])])
+    edges = np.arange(last + 2, dtype=np.float64) * width
+    edges[-1] = top
+    on_edge = 0.0
+    if edges[-1] <= edges[-2]:  # top sits on a fine edge: that bin holds only values == top
+        on_edge = cumulative[-1] - cumulative[-2]
+        edges, cumulative = edges[:-1], cumulative[:-1]
+    result = np.diff(np.interp(np.linspace(0.0, top, bins + 1), edges, cumulative))
+    result[-1] += on_edge
+    return result
 
 
 def max_abs(values: npt.ArrayLike) -> float:

@@ -3,7 +3,7 @@ held-out batches, per output and per method (top-1 agreement, cosine similarity,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,13 +72,14 @@ class Preview:
                    notes=[str(n) for n in data["notes"]])
 
 
-def _session(path: Path) -> Any:
+def _session(model: Path | bytes) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # Q/DQ stay fake-quantization
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                providers=["CPUExecutionProvider"])
 
 
 def agreement_from_models(fp32_path: Path, qdq_paths: Mapping[str, Path],
@@ -86,13 +87,22 @@ def agreement_from_models(fp32_path: Path, qdq_paths: Mapping[str, Path],
     """Run the FP32 model and each method's Q/DQ model on the same batches; one row per method and output."""
     reference = _session(fp32_path)
     outputs = [o.name for o in reference.get_outputs()]
-    candidates = {method: _session(path) for method, path in qdq_paths.items()}
+    feeds = list(batches)
+    expected = [dict(zip(outputs, reference.run(outputs, batch), strict=True)) for batch in feeds]
+    return agreement_from_references(expected, {m: Path(p) for m, p in qdq_paths.items()}, feeds)
+
+
+def agreement_from_references(references: Sequence[Mapping[str, np.ndarray]], qdq_models: Mapping[str, Path | bytes],
+                              batches: Iterable[dict[str, np.ndarray]]) -> list[PreviewRow]:
+    """Each method's Q/DQ model (a file or serialized bytes) on ``batches``, against the FP32 outputs the
+    calibration pass already computed for them (``references``, one mapping per batch)."""
+    candidates = {method: _session(model) for method, model in qdq_models.items()}
+    outputs = list(references[0]) if references else []
     stats = {(m, o): OutputAgreement() for m in candidates for o in outputs}
-    for batch in batches:
-        expected = reference.run(outputs, batch)
+    for expected, batch in zip(references, batches, strict=True):
         for method, session in candidates.items():
-            for name, ref, cand in zip(outputs, expected, session.run(outputs, batch), strict=True):
-                stats[(method, name)].add(ref, cand)
+            for name, cand in zip(outputs, session.run(outputs, batch), strict=True):
+                stats[(method, name)].add(expected[name], cand)
     return [PreviewRow(method=m, output=o, top1_agreement=s.top1, cosine=s.cosine,
                        max_abs_error=s.max_abs_error, samples=s.samples) for (m, o), s in stats.items()]
 

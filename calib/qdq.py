@@ -8,6 +8,7 @@ of Conv / ConvTranspose / Gemm / MatMul becomes an INT8 initializer with per-cha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,27 +54,66 @@ def quantized_weight(weight: np.ndarray, scales: np.ndarray, axis: int) -> np.nd
 
 def qdq_from_ranges(onnx_path: Path, ranges: Ranges, out_path: Path) -> Path:
     """Write ``out_path``: ``onnx_path`` with Q/DQ from ``ranges`` (activations) and the weights themselves."""
+    model = qdq_models_from_ranges(onnx_path, {ranges.method: ranges})[ranges.method]
+    return write_atomic(out_path, model.SerializeToString())
+
+
+def qdq_models_from_ranges(onnx_path: Path, by_method: Mapping[str, Ranges]) -> dict[str, Any]:
+    """The Q/DQ model of every method (``ModelProto``s): one graph surgery, the weights quantized once; the
+    models differ only in their activation scales (what the accuracy preview compares)."""
     import onnx
     import onnx_graphsurgeon as gs
 
+    methods = list(by_method)
+    first = by_method[methods[0]]
     graph = gs.import_onnx(onnx.load(str(onnx_path)))
     dequantized: dict[str, Any] = {}
     for node in list(graph.nodes):
         for index in ACTIVATION_INPUTS.get(node.op, ()):
             if index < len(node.inputs) and isinstance(node.inputs[index], gs.Variable):
-                node.inputs[index] = _activation_qdq(graph, node.inputs[index], ranges, dequantized)
+                node.inputs[index] = _activation_qdq(graph, node.inputs[index], first, dequantized)
         if node.op in WEIGHTED and len(node.inputs) > 1 and isinstance(node.inputs[1], gs.Constant):
             node.inputs[1] = _weight_dq(graph, node, node.inputs[1])
     graph.cleanup().toposort()
-    model = gs.export_onnx(graph)
+    base = gs.export_onnx(graph)
+    onnx.checker.check_model(base)
+    scales = {f"{name}_scale": name for name in dequantized}
+    models = {}
+    for method in methods:
+        model = base if method == methods[0] else _rescaled(base, scales, by_method[method])
+        _set_provenance(model, by_method[method])
+        models[method] = model
+    return models
+
+
+def _rescaled(base: Any, scales: Mapping[str, str], ranges: Ranges) -> Any:
+    """A copy of ``base`` whose activation scale initializers (``scales``: initializer -> tensor) come from
+    ``ranges``."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.ModelProto()
+    model.CopyFrom(base)
+    for init in model.graph.initializer:
+        tensor = scales.get(init.name)
+        if tensor is None:
+            continue
+        if tensor not in ranges.amax:
+            raise TrtforgeError.of(f"a range for tensor {tensor!r} (input of a quantized op)",
+                                   found="none in ranges.json", fix="recalibrate this ONNX (`trtforge calib --force`)")
+        init.CopyFrom(numpy_helper.from_array(np.array(ranges.amax[tensor] / QMAX, dtype=np.float32), init.name))
+    return model
+
+
+def _set_provenance(model: Any, ranges: Ranges) -> None:
+    import onnx
+
     provenance = {"trtforge.calibration_method": ranges.method, "trtforge.calibration_data": ranges.data_sha256}
     if ranges.synthetic:
         from trtforge.calib.data import SYNTHETIC_WARNING
 
         provenance["trtforge.warning"] = SYNTHETIC_WARNING
     onnx.helper.set_model_props(model, provenance)
-    onnx.checker.check_model(model)
-    return write_atomic(out_path, model.SerializeToString())
 
 
 def _activation_qdq(graph: Any, tensor: Any, ranges: Ranges, done: dict[str, Any]) -> Any:

@@ -1,8 +1,13 @@
 """INT8 ranges from data: the ONNX model run in ONNX Runtime (CPU) with every activation exposed.
 
-Two streamed passes over the calibration batches: the first finds max|x| per tensor (the ``max`` method, and
-the histogram range), the second accumulates 2048-bin |x| histograms over exactly that range (``entropy`` and
-``percentile``). Only the per-batch activations and the fixed-size histograms live in memory.
+One streamed pass over the calibration batches. ONNX Runtime runs a calibration copy of the model whose batch
+dimension is symbolic (``calibration_copy``), so that several of the config's batches go through at once while
+the engine keeps its static batch; the copy is checked against per-batch runs before it is trusted, and a model
+whose batch is baked into its graph is run one batch at a time instead. Each activation feeds a
+``GrowingHistogram`` (range widened and bins merged as larger values arrive), from which max|x| and the 2048-bin
+|x| histograms of ``entropy`` and ``percentile`` come; a ReLU's output is derived from its input's histogram
+instead of being fetched. Only one chunk of activations and the fixed-size histograms live in memory. The
+held-out batches go through the same session for the graph outputs the accuracy preview compares against.
 
 ``ranges.json`` is version-neutral: tensor -> amax, with the method, its parameters, the data manifest hash and
 the ONNX hash. DLA's equal-range rules (pooling in = out, element-wise inputs equal, concat inputs = output) are
@@ -11,7 +16,8 @@ applied on request by taking the largest amax of each group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +27,11 @@ from trtforge.calib.histogram import (
     BINS,
     LEVELS,
     MIN_AMAX,
+    OVERSAMPLE,
     AbsHistogram,
+    GrowingHistogram,
     amax_entropy,
     amax_percentile,
-    max_abs,
 )
 
 from trtforge.artifacts import read_json, sha256_file
@@ -117,40 +124,144 @@ def session_with_tensors(model: Any, names: list[str]) -> Any:
 
 # ---------------------------------------------------------------------------------------------- collection
 
+CHUNK_BYTES = 256 << 20  # activations of one ONNX Runtime run at most (the memory that does not grow)
+CHUNK_SAMPLES = 32  # samples per run at most
+Batch = dict[str, np.ndarray]
+
 
 @dataclass
 class Statistics:
-    """What the two passes collected: max|x| and |x| histograms per tensor."""
+    """What the pass collected: max|x| and |x| histograms per tensor, and the graph outputs of the held-out
+    batches (the accuracy preview's FP32 reference)."""
 
     maxima: dict[str, float]
     histograms: dict[str, AbsHistogram]
     batches: int
+    references: list[dict[str, np.ndarray]] = field(default_factory=list)
+    samples_per_run: int = 0
 
 
-def statistics_from_batches(session: Any, names: list[str], batches: Callable[[], Iterable[dict[str, np.ndarray]]],
-                            count: int, *, histograms: bool = True) -> Statistics:
-    """Stream ``batches`` (a callable returning a fresh iterator) through the session once or twice."""
-    maxima = dict.fromkeys(names, 0.0)
-    for outputs in _runs(session, names, batches(), count, "calibration pass 1/2 (max)" if histograms else
-                         "calibration (max)"):
-        for name, value in zip(names, outputs, strict=True):
-            maxima[name] = max(maxima[name], max_abs(value))
-    hists = {name: AbsHistogram(limit=maxima[name]) for name in names} if histograms else {}
-    if histograms:
-        for outputs in _runs(session, names, batches(), count, "calibration pass 2/2 (histograms)"):
-            for name, value in zip(names, outputs, strict=True):
-                hists[name].add(value)
-    return Statistics(maxima=maxima, histograms=hists, batches=count)
+def relu_inputs(model: Any, names: list[str]) -> dict[str, str]:
+    """ReLU output -> its input, for ReLUs whose input is calibrated too: the output's histogram is the input's
+    with the negative half in bin 0, so the output is never fetched."""
+    wanted = set(names)
+    return {node.output[0]: node.input[0] for node in model.graph.node
+            if node.op_type == "Relu" and node.output[0] in wanted and node.input[0] in wanted}
 
 
-def _runs(session: Any, names: list[str], batches: Iterable[dict[str, np.ndarray]], count: int,
-          desc: str) -> Iterable[list[np.ndarray]]:
+def calibration_copy(model: Any, fetch: list[str], batch: int) -> Any:
+    """The model with ``fetch`` exposed as outputs and its batch dimension symbolic: graph inputs and outputs get
+    ``N`` for dimension 0, inferred shapes are dropped, and a constant Reshape target whose first entry is the
+    static ``batch`` gets -1 there (torch's ``flatten(x, 1)`` exports as ``Reshape(x, [batch, -1...])``)."""
+    import onnx
+    from onnx import numpy_helper
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    graph = copy.graph
+    weights = {init.name for init in graph.initializer}
+    for value in [*graph.input, *graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if value.name not in weights and len(dims) and dims[0].dim_value == batch:
+            dims[0].dim_param = "N"
+    del graph.value_info[:]
+    shapes = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Reshape" and len(node.input) > 1 and node.input[1] in shapes:
+            target = numpy_helper.to_array(shapes[node.input[1]]).copy()
+            if target.ndim == 1 and target.size and target[0] == batch and -1 not in target[1:]:
+                target[0] = -1
+                shapes[node.input[1]].CopyFrom(numpy_helper.from_array(target, node.input[1]))
+    present = {o.name for o in graph.output}
+    graph.output.extend(onnx.ValueInfoProto(name=n) for n in fetch if n not in present)
+    return copy
+
+
+def _session(model: Any) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # exposed tensors keep names
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def samples_per_run(model: Any, names: list[str], batch: int) -> int:
+    """How many samples one run takes: ``CHUNK_SAMPLES`` at most, and about ``CHUNK_BYTES`` of activations."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    sizes = {}
+    for value in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        sizes[value.name] = int(np.prod(dims)) if dims and all(dims) else None
+    known = [sizes.get(n) for n in names]
+    if any(size is None for size in known):
+        return batch
+    per_sample = 4 * sum(size or 0 for size in known) / batch
+    fit = int(CHUNK_BYTES // max(per_sample, 1.0))
+    return max(batch, min(CHUNK_SAMPLES, fit) // batch * batch)
+
+
+def _concat(batches: list[Batch]) -> Batch:
+    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+
+
+def _chunks(batches: Iterable[Batch], per_run: int, batch: int) -> Iterable[tuple[Batch, int]]:
+    """The batches joined ``per_run // batch`` at a time: (joined batch, how many were joined)."""
+    group: list[Batch] = []
+    for item in batches:
+        group.append(item)
+        if len(group) * batch >= per_run:
+            yield _concat(group), len(group)
+            group = []
+    if group:
+        yield _concat(group), len(group)
+
+
+def batched_session(model: Any, fetch: list[str], source: DataSource) -> tuple[Any, int]:
+    """(session, samples per run): the calibration copy when several batches per run are worth it and it gives
+    the per-batch results on the first two batches; else the model itself, one batch per run."""
+    batch = source.batch_size
+    per_run = samples_per_run(model, fetch, batch)
+    if per_run > batch and source.calibration > 1:
+        try:
+            session = _session(calibration_copy(model, fetch, batch))
+            first = list(itertools.islice(source.batches(), 2))
+            joined = session.run(fetch, _concat(first))
+            for index, single in enumerate(first):
+                for got, want in zip(joined, session.run(fetch, single), strict=True):
+                    rows = got[index * batch:(index + 1) * batch]
+                    if rows.shape != want.shape or not np.allclose(rows, want, rtol=1e-3, atol=1e-4):
+                        raise ValueError("batched rows differ from per-batch results")
+            return session, per_run
+        except Exception as err:  # ONNX Runtime raises several types; all mean "this graph cannot be batched"
+            logger.info("calib: %s cannot run several batches at once (%s): one batch per run", source.config.name,
+                        str(err).splitlines()[0][:160])
+    return _session(calibration_copy(model, fetch, -1)), batch
+
+
+def statistics_from_source(model: Any, names: list[str], source: DataSource) -> Statistics:
+    """One pass over the calibration batches (histograms of every tensor) and the held-out ones (outputs)."""
+    derived = relu_inputs(model, names)
+    fetch = [n for n in names if n not in derived]
+    outputs = [o.name for o in model.graph.output]
+    session, per_run = batched_session(model, fetch, source)
+    hists = {name: GrowingHistogram() for name in fetch}
     seen = 0
-    for batch in progress(batches, desc=desc, total=count):
-        seen += 1
-        yield session.run(names, batch)
+    runs = -(-source.calibration * source.batch_size // per_run)
+    for joined, count in progress(_chunks(source.batches(), per_run, source.batch_size), desc="calibration",
+                                  total=runs):
+        seen += count
+        for name, value in zip(fetch, session.run(fetch, joined), strict=True):
+            hists[name].add(value, name=name)
     if seen == 0:
         raise TrtforgeError.of("at least one calibration batch", found=0, fix="set [calibration] batches >= 1")
+    references = [dict(zip(outputs, session.run(outputs, b), strict=True)) for b in source.batches("holdout")]
+    final = {name: hists[name].to_abs() for name in fetch}
+    final.update({out: hists[src].to_abs(relu=True) for out, src in derived.items()})
+    maxima = {name: final[name].limit for name in names}
+    return Statistics(maxima=maxima, histograms=final, batches=seen, references=references, samples_per_run=per_run)
 
 
 def amax_from_statistics(stats: Statistics, method: str, percentile: float) -> dict[str, float]:
@@ -207,14 +318,19 @@ def equalize_ranges(amax: Mapping[str, float], groups: Iterable[set[str]]) -> di
 def ranges_by_method(onnx_path: Path, source: DataSource, data_sha256: str, *, percentile: float,
                      dla_equal: bool) -> dict[str, Ranges]:
     """Ranges of every method from one collection (the preview compares them; one is the config's)."""
+    return ranges_and_statistics(onnx_path, source, data_sha256, percentile=percentile, dla_equal=dla_equal)[0]
+
+
+def ranges_and_statistics(onnx_path: Path, source: DataSource, data_sha256: str, *, percentile: float,
+                          dla_equal: bool) -> tuple[dict[str, Ranges], Statistics]:
+    """Ranges of every method and the pass's statistics (with the held-out batches' FP32 outputs)."""
     import onnx
 
     model = onnx.load(str(onnx_path))
     names = tensors_to_calibrate(model)
-    logger.info("calib: %d tensors to calibrate over %d batches of %d", len(names), source.calibration,
-                source.batch_size)
-    session = session_with_tensors(model, names)
-    stats = statistics_from_batches(session, names, source.batches, source.calibration)
+    stats = statistics_from_source(model, names, source)
+    logger.info("calib: %d tensors calibrated in one pass over %d batches of %d (%d samples per run)", len(names),
+                stats.batches, source.batch_size, stats.samples_per_run)
     groups = equal_range_groups(model) if dla_equal else []
     onnx_sha = sha256_file(onnx_path)
     result = {}
@@ -223,7 +339,8 @@ def ranges_by_method(onnx_path: Path, source: DataSource, data_sha256: str, *, p
         params: dict[str, Any] = {"batches": stats.batches, "batch_size": source.batch_size,
                                   "dla_equal_ranges": dla_equal}
         if method != "max":
-            params.update(bins=BINS, histogram="abs", range="[0, max|x|]")
+            params.update(bins=BINS, histogram="abs", range="[0, max|x|]",
+                          collection=f"one pass: growing signed histogram, {OVERSAMPLE}x finer, resampled")
         if method == "entropy":
             params.update(levels=LEVELS, threshold="(i + 0.5) * bin_width", zero_bin="bins[0] = bins[1]")
         if method == "percentile":
@@ -231,7 +348,7 @@ def ranges_by_method(onnx_path: Path, source: DataSource, data_sha256: str, *, p
         result[method] = Ranges(amax=equalize_ranges(amax, groups) if groups else amax, method=method,
                                 onnx_sha256=onnx_sha, data_sha256=data_sha256, synthetic=source.synthetic,
                                 params=params)
-    return result
+    return result, stats
 
 
 def ranges_from_data(onnx_path: Path, config: Config, *, method: str | None = None) -> Ranges:

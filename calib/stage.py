@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trtforge.calib.cache import (
     CacheKey,
@@ -33,16 +34,16 @@ from trtforge.calib.data import (
     manifest_hash,
     source_from_config,
 )
-from trtforge.calib.preview import Preview, agreement_from_models
-from trtforge.calib.qdq import qdq_from_ranges
-from trtforge.calib.ranges import METHODS, Ranges, ranges_by_method, read_ranges
+from trtforge.calib.preview import Preview, agreement_from_references
+from trtforge.calib.qdq import qdq_models_from_ranges
+from trtforge.calib.ranges import METHODS, Ranges, ranges_and_statistics, read_ranges
 
-from trtforge.artifacts import is_fresh, read_json, sha256_file, sha256_json, temp_dir, write_json
+from trtforge.artifacts import is_fresh, read_json, sha256_file, sha256_json, write_atomic, write_json
 from trtforge.config import Config
 from trtforge.log import logger, stage
 
 CALIB_DIR = "calib"
-CALIB_FORMAT = 1
+CALIB_FORMAT = 2  # 2: one-pass growing histograms, batched runs, preview against the pass's FP32 outputs
 FILES = {"ranges": "ranges.json", "manifest": "data_manifest.json", "dynamic_ranges": "dynamic_ranges.json",
          "qdq": "qdq.onnx", "preview": "preview.json"}
 RECORD = "calib.json"
@@ -137,8 +138,8 @@ def _calibrate(config: Config, tagged: Path, source: DataSource, manifest: dict[
                paths: dict[str, Path], version: str, target: Target) -> None:
     cal = config.calibration
     write_json(paths["manifest"], manifest)
-    by_method = ranges_by_method(tagged, source, manifest_hash(manifest), percentile=cal.percentile,
-                                 dla_equal=bool(cal.dla_equal_ranges and config.uses_dla))
+    by_method, stats = ranges_and_statistics(tagged, source, manifest_hash(manifest), percentile=cal.percentile,
+                                             dla_equal=bool(cal.dla_equal_ranges and config.uses_dla))
     chosen = by_method[cal.method]
     write_json(paths["ranges"], chosen.to_json())
     write_cache(chosen, paths["cache"], version, target)
@@ -146,20 +147,20 @@ def _calibrate(config: Config, tagged: Path, source: DataSource, manifest: dict[
                "data_sha256": chosen.data_sha256, "synthetic_data": chosen.synthetic,
                "ranges": {k: list(v) for k, v in dynamic_ranges_from_ranges(chosen).items()}}
     write_json(paths["dynamic_ranges"], {**dynamic, "warning": SYNTHETIC_WARNING} if chosen.synthetic else dynamic)
-    qdq_from_ranges(tagged, chosen, paths["qdq"])
-    write_json(paths["preview"], preview_from_ranges(tagged, by_method, paths["qdq"], cal.method, source).to_json())
+    ordered = {cal.method: chosen, **{m: by_method[m] for m in METHODS if m != cal.method}}
+    models = {m: model.SerializeToString() for m, model in qdq_models_from_ranges(tagged, ordered).items()}
+    write_atomic(paths["qdq"], models[cal.method])
+    write_json(paths["preview"], preview_from_models(models, stats.references, cal.method, source).to_json())
 
 
-def preview_from_ranges(tagged: Path, by_method: dict[str, Ranges], chosen_qdq: Path, chosen: str,
+def preview_from_models(models: dict[str, bytes], references: list[dict[str, Any]], chosen: str,
                         source: DataSource) -> Preview:
-    """Accuracy of every method's Q/DQ model on the held-out batches (the chosen one is ``chosen_qdq``)."""
+    """Accuracy of every method's Q/DQ model (serialized) on the held-out batches, against the FP32 outputs the
+    calibration pass computed for them (no second FP32 run, no temporary files)."""
     holdout, synthetic = source.holdout, source.synthetic
     notes = [f"WARNING: {SYNTHETIC_WARNING}"] if synthetic else []
     if holdout == 0:
         notes.append("no held-out batches ([calibration] holdout_batches = 0): preview skipped")
         return Preview(rows=[], chosen=chosen, synthetic=synthetic, holdout_batches=0, notes=notes)
-    with temp_dir(chosen_qdq.parent, "preview-") as tmp:  # in the artifact folder, swept if killed
-        models = {m: chosen_qdq if m == chosen else qdq_from_ranges(tagged, by_method[m], Path(tmp) / f"{m}.onnx")
-                  for m in METHODS}
-        rows = agreement_from_models(tagged, models, source.batches("holdout"))
+    rows = agreement_from_references(references, {m: models[m] for m in METHODS}, source.batches("holdout"))
     return Preview(rows=rows, chosen=chosen, synthetic=synthetic, holdout_batches=holdout, notes=notes)

@@ -150,3 +150,66 @@ def test_onnxruntime_entropy_is_plain_min_max(tmp_path) -> None:
     assert high == pytest.approx(float(data.max()), rel=1e-5)
     ours = amax_entropy(_histogram(data.ravel()))
     assert ours < 0.95 * max(abs(low), abs(high))  # TensorRT's entropy clips; ORT's does not
+
+
+def _one_pass(chunks: list[np.ndarray]):
+    from trtforge.calib.histogram import GrowingHistogram
+
+    hist = GrowingHistogram()
+    for chunk in chunks:
+        hist.add(chunk.astype(np.float32))
+    return hist
+
+
+def _two_pass(chunks: list[np.ndarray], *, relu: bool = False) -> AbsHistogram:
+    """The two-pass method: max|x| over every chunk first, then a fixed-range histogram over [0, max]."""
+    values = [np.maximum(c, 0.0) if relu else c for c in chunks]
+    hist = AbsHistogram(limit=max(float(np.abs(v).max()) for v in values))
+    for chunk in values:
+        hist.add(chunk.astype(np.float32))
+    return hist
+
+
+@pytest.mark.parametrize("order", ["shuffled", "growing"])
+@pytest.mark.parametrize("kind", ["gaussian", "laplacian", "uniform", "bimodal", "heavy_tailed"])
+def test_one_pass_thresholds_equal_the_two_pass_method_within_one_bin(kind: str, order: str) -> None:
+    """The growing histogram (range doubled and bins merged as maxima arrive, resampled at the end) gives the
+    two-pass thresholds within one bin, also when every chunk brings a new maximum ("growing": chunks of
+    increasing |x|, the range widened many times)."""
+    values = _samples(kind, np.random.default_rng(7))
+    if order == "growing":
+        values = values[np.argsort(np.abs(values), kind="stable")]
+    chunks = np.array_split(values, 7)
+    one, two = _one_pass(chunks), _two_pass(chunks)
+    final = one.to_abs()
+    assert final.limit == pytest.approx(two.limit, rel=1e-6) and final.counts.sum() == two.counts.sum()
+    assert abs(amax_entropy(final) - amax_entropy(two)) <= two.bin_width
+    assert abs(amax_percentile(final, 99.99) - amax_percentile(two, 99.99)) <= two.bin_width
+    relu_one, relu_two = one.to_abs(relu=True), _two_pass(chunks, relu=True)  # a ReLU output, never fetched
+    assert relu_one.limit == pytest.approx(relu_two.limit, rel=1e-6)
+    assert abs(amax_entropy(relu_one) - amax_entropy(relu_two)) <= relu_two.bin_width
+
+
+def test_widening_merges_bins_exactly_and_keeps_memory_fixed() -> None:
+    from trtforge.calib.histogram import GrowingHistogram
+
+    hist = GrowingHistogram(fine=16)
+    hist.add(np.array([0.0, 0.0]))  # zeros only: no range yet
+    hist.add(np.array([-1.0, 0.5, 1.0]))
+    size = hist.counts.size
+    hist.add(np.array([3.0, -0.25]))  # range 1 -> 4: bins merged four to one
+    assert hist.limit == 4.0 and hist.counts.size == size and hist.counts.sum() == 7
+    assert (hist.low, hist.high) == (-1.0, 3.0)
+    final = hist.to_abs()
+    assert final.limit == 3.0 and final.counts.sum() == 7
+    assert final.counts[0] == 2  # the two zeros
+    assert final.counts[-1] == 1  # 3.0 itself, exact
+
+
+def test_non_finite_activations_are_one_clear_error() -> None:
+    from trtforge.calib.histogram import GrowingHistogram
+
+    from trtforge.errors import TrtforgeError
+
+    with pytest.raises(TrtforgeError, match="finite activations in 'conv1'.*NaN or Inf"):
+        GrowingHistogram().add(np.array([1.0, np.nan]), name="conv1")

@@ -2,7 +2,8 @@
 
 The peak of Python-visible allocations (numpy arrays included, via tracemalloc) and the peak resident set size of a
 fresh process (ONNX Runtime's own buffers included) while collecting ranges for N and 4N batches must be about the
-same, although 4N batches push four times as many activations through."""
+same, although 4N batches push four times as many activations through. N is chosen so that both take several
+ONNX Runtime runs (``CHUNK_SAMPLES`` samples per run): memory is bounded by one run, whatever the number of runs."""
 
 from __future__ import annotations
 
@@ -71,16 +72,19 @@ def test_peak_memory_is_flat_in_the_number_of_batches(tmp_path: Path, capsys: py
                                "output_dir": str(tmp_path)})
     onnx_path = tagged_from_config(config).tagged_path
     _peak_bytes(onnx_path, 1, tmp_path)  # warm-up: imports and one-time caches are not counted below
-    small, streamed_small = _peak_bytes(onnx_path, 8, tmp_path)
-    large, streamed_large = _peak_bytes(onnx_path, 32, tmp_path)
+    from trtforge.calib.ranges import CHUNK_SAMPLES
+
+    few = 2 * CHUNK_SAMPLES // 4  # batches of 4: two runs
+    small, streamed_small = _peak_bytes(onnx_path, few, tmp_path)
+    large, streamed_large = _peak_bytes(onnx_path, 4 * few, tmp_path)
     with capsys.disabled():
-        print(f"\ncalibration peak traced memory: 8 batches {small / 2**20:.1f} MiB "
-              f"({streamed_small / 2**20:.1f} MiB of activations streamed), 32 batches {large / 2**20:.1f} MiB "
+        print(f"\ncalibration peak traced memory: {few} batches {small / 2**20:.1f} MiB "
+              f"({streamed_small / 2**20:.1f} MiB of activations streamed), {4 * few} batches {large / 2**20:.1f} MiB "
               f"({streamed_large / 2**20:.1f} MiB streamed); growth {100 * (large / small - 1):+.1f} %")
     assert streamed_large >= 4 * streamed_small > 0
     assert large < 1.10 * small, (small, large)  # storing activations would grow ~4x
-    rss_small, rss_large = _peak_rss_kib(onnx_path, 8, tmp_path), _peak_rss_kib(onnx_path, 32, tmp_path)
+    rss_small, rss_large = _peak_rss_kib(onnx_path, few, tmp_path), _peak_rss_kib(onnx_path, 4 * few, tmp_path)
     with capsys.disabled():
-        print(f"calibration peak RSS of a fresh process: 8 batches {rss_small / 1024:.0f} MiB, 32 batches "
+        print(f"calibration peak RSS of a fresh process: {few} batches {rss_small / 1024:.0f} MiB, {4 * few} batches "
               f"{rss_large / 1024:.0f} MiB; growth {100 * (rss_large / rss_small - 1):+.1f} %")
     assert rss_large < 1.10 * rss_small, (rss_small, rss_large)
