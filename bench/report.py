@@ -53,6 +53,9 @@ def torch_cell(record: dict[str, Any]) -> str:
 
 def engine_cell(record: dict[str, Any]) -> str:
     cell = fps_cell(record.get("engine"))
+    check = (record.get("engine") or {}).get("cross_check")
+    if check:  # timed by polygraphy's TrtRunner; the raw execute_async_v3 loop of the same run beside it
+        cell += f"; raw execute_async_v3 loop: {check['raw_fps']:.1f} (x{check['raw_over_polygraphy']:.2f})"
     stand_in = record.get("onnxruntime")
     if stand_in and not (record.get("engine") or {}).get("measured"):
         cell += f"; ONNX Runtime CPU stand-in: {fps_cell(stand_in)}"

@@ -120,3 +120,46 @@ def _synced_latencies(workload: Workload, *, count: int) -> list[float]:
         workload.sync()
         latencies.append(time.perf_counter() - start)
     return latencies
+
+
+# ---------------------------------------------------------------------------------------------- polygraphy
+
+
+@dataclass
+class RunnerWorkload:
+    """An engine timed through Polygraphy's ``TrtRunner``: ``workload`` (one ``infer`` per step, inputs and outputs
+    left on the device), the runner's own per-inference times, and ``close`` to deactivate the runner."""
+
+    workload: Workload
+    inference_s: list[float]
+    close: Callable[[], None]
+
+
+def trt_runner_workload(backend: Any, engine: Any, feeds: dict[str, Any], *, batch: int,
+                        label: dict[str, Any]) -> RunnerWorkload:
+    """``backend`` is ``polygraphy.backend.trt`` (bound to the flavour by ``compat.polygraphy_trt``), ``engine``
+    a deserialized engine, ``feeds`` device-resident inputs (CUDA torch tensors or Polygraphy ``DeviceView``s).
+    ``infer(..., copy_outputs_to_host=False)`` keeps the outputs on the device too; the runner synchronises its
+    stream inside ``infer``, so the workload is synchronous (per-step latencies come from the window itself)."""
+    runner = backend.TrtRunner(engine)
+    runner.activate()
+    times: list[float] = []
+
+    def step() -> None:
+        runner.infer(feeds, copy_outputs_to_host=False)
+        times.append(float(runner.last_inference_time()))
+
+    return RunnerWorkload(Workload(step=step, batch=batch, label=label), times, runner.deactivate)
+
+
+CROSS_CHECK_TOLERANCE = 0.25  # polygraphy's per-inference sync and checks against the raw loop's single sync
+
+
+def cross_check(polygraphy: Timing, raw: Timing, inference_s: list[float]) -> dict[str, Any]:
+    """Polygraphy's FPS against the raw ``execute_async_v3`` loop's, measured in the same run; they agree when the
+    raw loop is at most ``CROSS_CHECK_TOLERANCE`` faster or slower."""
+    ratio = raw.fps / polygraphy.fps if polygraphy.fps > 0 else math.inf
+    mean_ms = 1e3 * sum(inference_s) / len(inference_s) if inference_s else None
+    return {"polygraphy_fps": polygraphy.fps, "raw_fps": raw.fps, "raw_over_polygraphy": ratio,
+            "agree": abs(ratio - 1.0) <= CROSS_CHECK_TOLERANCE, "tolerance": CROSS_CHECK_TOLERANCE,
+            "polygraphy_inference_ms_mean": mean_ms}
