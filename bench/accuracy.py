@@ -154,8 +154,24 @@ def rows_from_outputs(name: str, precision: str, candidate: str, reference: str,
         ok = passes[output] and metrics["cosine"] >= tol["min_cosine"] and metrics.get("top1", 1.0) >= tol["min_top1"]
         why = degenerate_reason(ref_out, output, atol=tol["atol"])
         status, reason = ("INCONCLUSIVE", f"INCONCLUSIVE: {why}") if why else ("PASS" if ok else "FAIL", "")
+        if status == "FAIL":
+            reason = _non_finite_reason(ref_out, got_out, output, precision)
         rows.append(Row(name, precision, candidate, reference, output, status, metrics, dict(tol), reason=reason))
     return rows
+
+
+def _non_finite_reason(reference: list[dict[str, Any]], candidate: list[dict[str, Any]], name: str,
+                       precision: str) -> str:
+    """``FAIL: ...`` when the candidate has NaN/Inf, naming float16's range when the reference exceeds it."""
+    import numpy as np
+
+    got = np.stack([c[name] for c in candidate])
+    if np.all(np.isfinite(got)):
+        return ""
+    scale = float(np.max(np.abs(np.stack([r[name] for r in reference]))))
+    fp16_overflow = precision == "fp16" and scale > 65504  # float16's largest finite value
+    overflow = f" (float16 overflow: max |reference| {scale:.3g} > 65504)" if fp16_overflow else ""
+    return f"FAIL: the candidate has {int(np.sum(~np.isfinite(got)))} NaN/Inf values{overflow}"
 
 
 def degenerate_reason(reference: list[dict[str, Any]], name: str, *, atol: float = 0.0) -> str:

@@ -119,3 +119,11 @@ def test_a_negligible_reference_is_inconclusive_and_tiny_cosines_are_exact() -> 
     assert row.status == "INCONCLUSIVE"
     normal = [{"y": rng.standard_normal((1, 8)).astype(np.float32)} for _ in range(2)]
     assert degenerate_reason(normal, "y", atol=0.05) == ""
+
+
+def test_a_candidate_with_nan_fails_and_says_float16_overflowed() -> None:
+    ref = [{"y": np.array([[1e12, -3e11, 5.0]], np.float32)}, {"y": np.array([[2e12, 1e11, -5.0]], np.float32)}]
+    got = [{"y": np.full((1, 3), np.nan, np.float32)} for _ in range(2)]
+    (row,) = rows_from_outputs("c", "fp16", "cand", "ref", ref, got, LOOSE)
+    assert row.status == "FAIL"
+    assert row.reason == "FAIL: the candidate has 6 NaN/Inf values (float16 overflow: max |reference| 2e+12 > 65504)"
