@@ -2,8 +2,9 @@
 
 - torch FPS: the eager PyTorch model (``torch.no_grad()``, same input and batch) on CUDA when there is a GPU,
   in FP32 (the page's baseline) and, for FP16 configs on CUDA, also in FP16.
-- engine FPS: the engine through the TensorRT execution API with device-resident buffers; where no engine
-  can run here the row says why, and ONNX Runtime on the typed ONNX is measured as the CPU stand-in.
+- engine FPS: the engine timed through Polygraphy's ``TrtRunner`` with device-resident inputs and outputs, and,
+  in the same run, through the raw ``execute_async_v3`` loop as a cross-check (``raw``, ``cross_check``); where
+  no engine can run here the row says why, and ONNX Runtime on the typed ONNX is measured as the CPU stand-in.
 
 Every result records the machine and versions it was measured with.
 """

@@ -17,7 +17,9 @@ applied on request by taking the largest amax of each group.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -241,6 +243,11 @@ def batched_session(model: Any, fetch: list[str], source: DataSource) -> tuple[A
     return _session(calibration_copy(model, fetch, -1)), batch
 
 
+def _add_all(hists: dict[str, GrowingHistogram], fetch: list[str], values: list[np.ndarray]) -> None:
+    for name, value in zip(fetch, values, strict=True):
+        hists[name].add(value, name=name)
+
+
 def statistics_from_source(model: Any, names: list[str], source: DataSource) -> Statistics:
     """One pass over the calibration batches (histograms of every tensor) and the held-out ones (outputs)."""
     derived = relu_inputs(model, names)
@@ -253,8 +260,7 @@ def statistics_from_source(model: Any, names: list[str], source: DataSource) -> 
     for joined, count in progress(_chunks(source.batches(), per_run, source.batch_size), desc="calibration",
                                   total=runs):
         seen += count
-        for name, value in zip(fetch, session.run(fetch, joined), strict=True):
-            hists[name].add(value, name=name)
+        _add_all(hists, fetch, session.run(fetch, joined))
     if seen == 0:
         raise TrtforgeError.of("at least one calibration batch", found=0, fix="set [calibration] batches >= 1")
     references = [dict(zip(outputs, session.run(outputs, b), strict=True)) for b in source.batches("holdout")]
@@ -267,8 +273,9 @@ def statistics_from_source(model: Any, names: list[str], source: DataSource) -> 
 def amax_from_statistics(stats: Statistics, method: str, percentile: float) -> dict[str, float]:
     if method == "max":
         return {n: max(v, MIN_AMAX) for n, v in stats.maxima.items()}
-    if method == "entropy":
-        return {n: amax_entropy(h) for n, h in stats.histograms.items()}
+    if method == "entropy":  # the KL searches are independent and numpy releases the GIL in them
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            return dict(zip(stats.histograms, pool.map(amax_entropy, stats.histograms.values()), strict=True))
     if method == "percentile":
         return {n: amax_percentile(h, percentile) for n, h in stats.histograms.items()}
     raise TrtforgeError.of(f"a calibration method among {', '.join(METHODS)}", found=method)
