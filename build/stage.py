@@ -65,10 +65,10 @@ def typed_onnx_from(config: Config, tagged: Path, calib: Any, *, force: bool = F
         return tagged
     if config.precision == "int8":
         return Path(calib.qdq_path)
-    from trtforge.build.fp16 import fp16_from_onnx
+    from trtforge.build.fp16 import FP16_PASS, fp16_from_onnx
 
     out = config.artifact_dir / FP16_FILE
-    record, inputs = out.with_suffix(".json"), {"onnx": sha256_file(tagged), "pass": "1"}
+    record, inputs = out.with_suffix(".json"), {"onnx": sha256_file(tagged), "pass": FP16_PASS}
     if force or not is_fresh(record, inputs, {"fp16": out}):
         fp16_from_onnx(tagged, out)
         write_json(record, {"inputs": inputs, "outputs": {"fp16": sha256_file(out)}})
