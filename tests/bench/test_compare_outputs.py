@@ -127,3 +127,15 @@ def test_a_candidate_with_nan_fails_and_says_float16_overflowed() -> None:
     (row,) = rows_from_outputs("c", "fp16", "cand", "ref", ref, got, LOOSE)
     assert row.status == "FAIL"
     assert row.reason == "FAIL: the candidate has 6 NaN/Inf values (float16 overflow: max |reference| 2e+12 > 65504)"
+
+
+def test_a_typed_onnx_that_cannot_be_made_is_a_fail_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trtforge.bench import sources
+
+    def refuse(config, **_):
+        raise TrtforgeError.of("a valid FP16-typed ONNX from tagged.onnx", found="ValidationError: ...")
+
+    monkeypatch.setattr(sources, "candidate_onnx", refuse)
+    rows = _rows(_config(tmp_path, "output_models:conv_only", ["y"]))
+    (failed,) = [r for r in rows if r.candidate == "onnxruntime fp16"]
+    assert failed.status == "FAIL" and failed.reason.startswith("FAIL: a valid FP16-typed ONNX")

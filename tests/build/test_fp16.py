@@ -132,3 +132,20 @@ def test_an_invalid_result_is_refused_with_a_clear_message(tmp_path: Path, monke
     with pytest.raises(TrtforgeError, match=r"a valid FP16-typed ONNX from .*tagged.onnx; found .*fix: report it"):
         fp16_from_onnx(source, tmp_path / "broken.onnx")
     assert not (tmp_path / "broken.onnx").exists()
+
+
+@pytest.mark.rtx
+def test_tuple_outputs_build_a_strongly_typed_fp16_engine(tmp_path: Path) -> None:
+    """reliability defect 8: ``(y, y * 2)`` failed TensorRT's parser (``/Mul ... INVALID_NODE``)."""
+    from trtforge.build import engine_for_config
+
+    from trtforge.config import config_from_dict
+
+    config = config_from_dict({"name": "tuple_out", "model": "output_models:tuple_out", "inputs": {"input": [3, 8, 8]},
+                               "outputs": ["y", "y2"], "precision": "fp16", "output_dir": str(tmp_path / "t")})
+    result = engine_for_config(config)
+    assert result.engine_path.stat().st_size > 0
+    import json
+
+    io = json.loads(result.sidecar_path.read_text())["io"]
+    assert [(t["name"], t["dtype"]) for t in io] == [("input", "FLOAT"), ("y", "FLOAT"), ("y2", "FLOAT")]
