@@ -211,5 +211,5 @@ def test_non_finite_activations_are_one_clear_error() -> None:
 
     from trtforge.errors import TrtforgeError
 
-    with pytest.raises(TrtforgeError, match="finite activations in 'conv1'.*NaN or Inf"):
+    with pytest.raises(TrtforgeError, match=r"finite activations in 'conv1'.*NaN or Inf"):
         GrowingHistogram().add(np.array([1.0, np.nan]), name="conv1")

@@ -142,15 +142,15 @@ def test_fresh_stages_import_no_torch(tmp_path: Path) -> None:
 
     config = config_from_dict(_config(tmp_path))
     run_stages(config, "plan")
-    script = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from trtforge.config import config_from_dict\n"
-        "from trtforge.pipeline import run_stages\n"
-        "run = run_stages(config_from_dict(%r), 'plan')\n"
-        "assert run.export.reused and run.tagged.reused, run\n"
-        "heavy = sorted(m for m in ('torch', 'torchvision', 'onnx', 'onnxruntime', 'tiny_models') if m in sys.modules)\n"
-        "print('HEAVY', heavy)\n"
-    ) % (str(TESTS), _config(tmp_path))
+    script = "\n".join([
+        f"import sys; sys.path.insert(0, {str(TESTS)!r})",
+        "from trtforge.config import config_from_dict",
+        "from trtforge.pipeline import run_stages",
+        f"run = run_stages(config_from_dict({_config(tmp_path)!r}), 'plan')",
+        "assert run.export.reused and run.tagged.reused, run",
+        "names = ('torch', 'torchvision', 'onnx', 'onnxruntime', 'tiny_models')",
+        "print('HEAVY', sorted(m for m in names if m in sys.modules))",
+    ])
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout, result.stdout
