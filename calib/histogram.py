@@ -23,6 +23,7 @@ method (max first, then a fixed-range ``AbsHistogram``) gives the same threshold
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ LEVELS = 128
 START_BIN = 128
 MIN_AMAX = 1e-6  # an all-zero tensor still gets a usable (tiny) scale; a zero scale is invalid in Q/DQ ONNX
 _BLOCK = 128  # candidate thresholds evaluated together (bounds the temporary memory to ~ 128 x 2048 floats)
+CHUNK_VALUES = 1 << 20  # values binned at once by ``GrowingHistogram.add`` (its scratch: 14 MiB per thread)
+_KL_SLACK = 1e-9  # candidates whose estimated KL is this close to the best are re-evaluated exactly
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -105,9 +108,29 @@ class GrowingHistogram:
             if self.counts[self.fine] <= TAIL_COUNT:
                 self.tail = np.concatenate([self.tail, np.zeros(flat.size)])
             return
-        index = self._index(flat)
-        self.counts += np.bincount(index, minlength=2 * self.fine + 1)
-        self._keep_tails(index, flat)
+        found = [self.tail]
+        for start in range(0, flat.size, CHUNK_VALUES):
+            found.append(self._add_chunk(flat[start:start + CHUNK_VALUES]))
+        kept = np.concatenate(found)
+        first, last = self._tail_span()
+        where = self._index(kept.astype(np.float32)) if kept.size else np.zeros(0, dtype=np.intp)
+        self.tail = kept[(where < first) | (where > last)]  # bins that became crowded need no exact values
+
+    def _add_chunk(self, part: np.ndarray) -> npt.NDArray[np.float64]:
+        """Bins one chunk (scratch buffers reused, so no large allocation per tensor) and returns its values that
+        may be in the sparse tails: outside the crowded span after this chunk, a superset of those outside the
+        span at the end of the batch (counts only grow). The caller filters them against the final span."""
+        scaled, index, outside, above = _scratch(part.size)
+        np.multiply(part, np.float32(self.fine / self.limit), out=scaled, dtype=np.float32)  # as ``_index``
+        scaled += np.float32(self.fine)
+        np.copyto(index, scaled, casting="unsafe")  # truncation, as ``astype(np.intp)``
+        binned = np.bincount(index)
+        self.counts[:binned.size] += binned
+        first, last = self._tail_span()
+        np.less(scaled, np.float32(first), out=outside)  # floor(s) < first <=> s < first
+        np.greater_equal(scaled, np.float32(last + 1), out=above)  # floor(s) > last <=> s >= last + 1
+        outside |= above
+        return part[np.flatnonzero(outside)].astype(np.float64)
 
     def _index(self, values: np.ndarray) -> npt.NDArray[np.intp]:
         scaled = np.multiply(values, np.float32(self.fine / self.limit), dtype=np.float32)
@@ -118,16 +141,6 @@ class GrowingHistogram:
         """The first and last bin holding more than ``TAIL_COUNT`` values: outside them is the sparse tail."""
         crowded = np.flatnonzero(self.counts > TAIL_COUNT)
         return (int(crowded[0]), int(crowded[-1])) if crowded.size else (2 * self.fine + 1, -1)
-
-    def _keep_tails(self, index: npt.NDArray[np.intp], flat: np.ndarray) -> None:
-        first, last = self._tail_span()
-        if first > last:  # nothing crowded yet: everything is tail
-            self.tail = np.concatenate([self.tail, flat.astype(np.float64)])
-            return
-        new = np.flatnonzero((index < first) | (index > last))
-        kept = np.concatenate([self.tail, flat[new].astype(np.float64)])
-        where = self._index(kept.astype(np.float32)) if kept.size else np.zeros(0, dtype=np.intp)
-        self.tail = kept[(where < first) | (where > last)]  # bins that became crowded need no exact values
 
     def _widen(self, needed: float) -> None:
         if needed <= self.limit:
@@ -174,6 +187,18 @@ class GrowingHistogram:
         return hist
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's reused buffers (float32 scaled values, bin indices, two masks), ``size`` long."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = (np.empty(CHUNK_VALUES, np.float32), np.empty(CHUNK_VALUES, np.intp),
+                                      np.empty(CHUNK_VALUES, bool), np.empty(CHUNK_VALUES, bool))
+    return tuple(b[:size] for b in buffers)  # type: ignore[return-value]
+
+
 def _merged(values: np.ndarray, fine: int, factor: int) -> np.ndarray:
     """Signed bins merged ``factor`` to one around 0 (the range grew ``factor`` times): exact regrouping."""
     merged = np.zeros_like(values)
@@ -216,16 +241,68 @@ def amax_percentile(hist: AbsHistogram, percentile: float) -> float:
 
 
 def entropy_bin(counts: FloatArray, *, levels: int = LEVELS, start: int = START_BIN) -> int:
-    """The number of kept bins i (``start`` .. len(counts)) minimising KL(P || Q); the first minimum wins."""
+    """The number of kept bins i (``start`` .. len(counts)) minimising KL(P || Q); the first minimum wins.
+
+    Every candidate's KL is first estimated from prefix sums (``_kl_estimate``: O(levels) per candidate instead of
+    O(bins)); only the candidates whose estimate is within ``_KL_SLACK`` of the best are then evaluated exactly
+    (``_kl_block``), so the result is the exact search's (the estimate's error is orders of magnitude smaller)."""
     n = counts.size
-    best_i, best_kl = n, np.inf
-    for first in range(start, n + 1, _BLOCK):
-        candidates = np.arange(first, min(first + _BLOCK, n + 1))
-        divergence = _kl_block(counts, candidates, levels)
+    everyone = np.arange(start, n + 1)
+    if everyone.size == 0:
+        return n
+    estimate = _kl_estimate(counts, everyone, levels)
+    if np.isnan(estimate).any():  # degenerate counts (all zero): the exact search decides
+        return _entropy_bin_exact(counts, everyone, levels)
+    if not np.isfinite(estimate).any():
+        return n
+    near = everyone[estimate <= estimate.min() + _KL_SLACK * max(1.0, abs(float(estimate.min())))]
+    return _entropy_bin_exact(counts, near, levels)
+
+
+def _entropy_bin_exact(counts: FloatArray, candidates: npt.NDArray[np.int64], levels: int) -> int:
+    best_i, best_kl = counts.size, np.inf
+    for first in range(0, candidates.size, _BLOCK):
+        block = candidates[first:first + _BLOCK]
+        divergence = _kl_block(counts, block, levels)
         k = int(np.argmin(divergence))
         if divergence[k] < best_kl:
-            best_i, best_kl = int(candidates[k]), float(divergence[k])
+            best_i, best_kl = int(block[k]), float(divergence[k])
     return best_i
+
+
+def _kl_estimate(counts: FloatArray, candidates: npt.NDArray[np.int64], levels: int) -> FloatArray:
+    """KL(P || Q) of ``_kl_block`` for each candidate i from prefix sums: with R = sum(P's counts), Q's levels
+    L holding S_L over nz_L non-empty bins and Qt = sum S_L, KL = sum_j p_j log p_j - sum_L P_L log(S_L / (nz_L Qt))
+    where P_L is P's mass in level L (the outliers land in bin i-1, in the last level)."""
+    positive = counts > 0
+    xlogx = np.zeros_like(counts)
+    xlogx[positive] = counts[positive] * np.log(counts[positive])
+    c_sum = np.concatenate([[0.0], np.cumsum(counts)])
+    x_sum = np.concatenate([[0.0], np.cumsum(xlogx)])
+    nz_sum = np.concatenate([[0], np.cumsum(positive)])
+    i = candidates
+    outliers = counts.sum() - np.cumsum(counts)[i - 1]  # as ``_kl_block`` computes them
+    last = counts[i - 1]
+    total = c_sum[i] + outliers
+    level = np.arange(levels)
+    lo = -(-(level[None, :] * i[:, None]) // levels)  # bins of level L: ceil(L i / levels) .. ceil((L+1) i / levels)
+    hi = -(-((level[None, :] + 1) * i[:, None]) // levels)
+    mass, filled = c_sum[hi] - c_sum[lo], nz_sum[hi] - nz_sum[lo]
+    q_total = c_sum[i]
+    top = ((i - 1) * levels) // i
+    p_mass = mass.copy()
+    p_mass[np.arange(i.size), top] += np.where(last > 0, outliers, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_q = np.where(filled > 0, np.log(np.where(filled > 0, mass, 1.0) / (np.maximum(filled, 1)
+                                                                             * q_total[:, None])), 0.0)
+        cross = (p_mass * log_q).sum(axis=1) / total
+        p_last = (last + outliers) / total
+        own = (x_sum[i - 1] - c_sum[i - 1] * np.log(total)) / total
+        own += np.where(last > 0, p_last * np.log(np.where(last > 0, p_last, 1.0)), 0.0)
+        divergence = own - cross
+    divergence[(last <= 0) & (outliers > 0)] = np.inf  # P has mass where Q has none
+    divergence[q_total <= 0] = np.inf
+    return divergence
 
 
 def amax_entropy(hist: AbsHistogram) -> float:
