@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +128,7 @@ def session_with_tensors(model: Any, names: list[str]) -> Any:
 
 CHUNK_BYTES = 256 << 20  # activations of one ONNX Runtime run at most (the memory that does not grow)
 CHUNK_SAMPLES = 32  # samples per run at most
+HISTOGRAM_THREADS = 0  # threads updating histograms (0: one per CPU)
 Batch = dict[str, np.ndarray]
 
 
@@ -243,13 +244,22 @@ def batched_session(model: Any, fetch: list[str], source: DataSource) -> tuple[A
     return _session(calibration_copy(model, fetch, -1)), batch
 
 
-def _add_all(hists: dict[str, GrowingHistogram], fetch: list[str], values: list[np.ndarray]) -> None:
-    for name, value in zip(fetch, values, strict=True):
-        hists[name].add(value, name=name)
+def _add_all(pool: ThreadPoolExecutor, hists: dict[str, GrowingHistogram], fetch: list[str],
+             values: list[np.ndarray]) -> list[Future[None]]:
+    """One run's histogram updates, one task per tensor (numpy releases the GIL in most of ``add``)."""
+    return [pool.submit(hists[name].add, value, name=name) for name, value in zip(fetch, values, strict=True)]
+
+
+def _finished(pending: list[Future[None]]) -> None:
+    for task in pending:
+        task.result()  # re-raises a task's error (non-finite activations)
 
 
 def statistics_from_source(model: Any, names: list[str], source: DataSource) -> Statistics:
-    """One pass over the calibration batches (histograms of every tensor) and the held-out ones (outputs)."""
+    """One pass over the calibration batches (histograms of every tensor) and the held-out ones (outputs).
+
+    The histograms of one run are updated in a thread pool while ONNX Runtime computes the next run; a tensor's
+    histogram is only touched by one task at a time (a run's tasks finish before the next run's start)."""
     derived = relu_inputs(model, names)
     fetch = [n for n in names if n not in derived]
     outputs = [o.name for o in model.graph.output]
@@ -257,10 +267,20 @@ def statistics_from_source(model: Any, names: list[str], source: DataSource) -> 
     hists = {name: GrowingHistogram() for name in fetch}
     seen = 0
     runs = -(-source.calibration * source.batch_size // per_run)
-    for joined, count in progress(_chunks(source.batches(), per_run, source.batch_size), desc="calibration",
-                                  total=runs):
-        seen += count
-        _add_all(hists, fetch, session.run(fetch, joined))
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=HISTOGRAM_THREADS or os.cpu_count() or 1) as pool:
+        try:
+            for joined, count in progress(_chunks(source.batches(), per_run, source.batch_size),
+                                          desc="calibration", total=runs):
+                seen += count
+                values = session.run(fetch, joined)
+                _finished(pending)
+                pending = _add_all(pool, hists, fetch, values)
+                del values
+            _finished(pending)
+        finally:
+            for task in pending:
+                task.cancel()
     if seen == 0:
         raise TrtforgeError.of("at least one calibration batch", found=0, fix="set [calibration] batches >= 1")
     references = [dict(zip(outputs, session.run(outputs, b), strict=True)) for b in source.batches("holdout")]
