@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 class TrtforgeError(Exception):
     """A problem with the user's input or environment that the user can fix.
@@ -10,6 +14,11 @@ class TrtforgeError(Exception):
 
         raise TrtforgeError.of("dla_core must be a non-negative integer", found=-1, fix="use 0 or 1 on Orin")
     """
+
+    def __init__(self, message: object = "") -> None:
+        # one line whatever it quotes: control characters from user input (a newline in a --set key, a NUL in a
+        # file name) are shown escaped, as Python writes them
+        super().__init__(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(message)))
 
     @classmethod
     def of(cls, expected: str, *, found: object = None, fix: str | None = None) -> TrtforgeError:

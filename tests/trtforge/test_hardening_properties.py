@@ -72,3 +72,13 @@ def test_item05_any_overrides_and_out_give_a_config_or_one_error(overrides: list
         assert "/" not in result.name and result.name not in ("", ".", "..")
         if out is not None:
             assert result.output_dir == out  # --out is the path as given, never parsed
+
+
+def test_item05_control_characters_in_what_is_quoted_stay_on_one_line() -> None:
+    """Hypothesis found it: ``--set $'\\n=1'`` quoted the key's newline raw into the message."""
+    err = TrtforgeError.of("an override of the form key=value", found="\n=1\x00")
+    assert str(err) == "an override of the form key=value; found \\n=1\\x00"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.toml"
+        path.write_text('model = "resnet18"\n[inputs]\nx = [3, 8, 8]\n')
+        assert isinstance(_outcome(lambda: load_config(str(path), ["name=1", "\n=1"])), TrtforgeError)
