@@ -282,7 +282,7 @@ def _apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         if key not in ("name", "output_dir"):
             suffix.append(re.sub(r"[^A-Za-z0-9._]+", "", f"{key.replace('.', '_')}{value}"))
     if "name" not in {o.partition("=")[0].strip() for o in overrides} and suffix:
-        result["name"] = "-".join([str(result["name"]), *suffix])
+        result["name"] = _derived_name(str(result["name"]), suffix)
     return result
 
 
@@ -347,6 +347,18 @@ def _check_dla_core(core: object, *, where: str, platform: str | None = None) ->
 
 
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def _derived_name(base: str, suffix: Sequence[str]) -> str:
+    """``<base>-<key><value>-...``; where that would pass ``MAX_NAME_LENGTH`` (a long data path, many overrides),
+    the suffix is cut and ends with a hash of all of it, so distinct overrides still get distinct folders."""
+    import hashlib
+
+    name = "-".join([base, *suffix])
+    if len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256("-".join(suffix).encode()).hexdigest()[:12]
+    return f"{name[:MAX_NAME_LENGTH - len(digest) - 1].rstrip('-_.')}-{digest}"
 
 
 def check_name(name: str, *, where: str) -> None:

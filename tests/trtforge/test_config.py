@@ -123,3 +123,15 @@ def test_a_device_types_key_naming_no_submodule_lists_the_closest(tmp_path: Path
     assert "device_types key 'layer5' matches no submodule of resnet18; closest: layer4, layer3, layer2" \
         in done.stderr
     assert "top-level submodules: avgpool, bn1, conv1, fc, layer1, layer2, layer3, layer4" in done.stderr
+
+
+def test_a_long_override_gives_a_short_distinct_derived_name() -> None:
+    """`--set calibration.data="/a/long/path.npy"` once made a derived name over the 128-character limit."""
+    from trtforge.config import MAX_NAME_LENGTH
+
+    long_path = "/data/" + "calibration_images/" * 8
+    first = load_config("resnet18_int8_gpu_dla12", [f'calibration.data="{long_path}a.npy"', "calibration.batches=4"])
+    second = load_config("resnet18_int8_gpu_dla12", [f'calibration.data="{long_path}b.npy"', "calibration.batches=4"])
+    assert len(first.name) <= MAX_NAME_LENGTH and len(second.name) <= MAX_NAME_LENGTH
+    assert first.name.startswith("resnet18_int8_gpu_dla12-calibration_data") and first.name != second.name
+    assert load_config("resnet18_int8_gpu_dla12", ["dla_core=1"]).name == "resnet18_int8_gpu_dla12-dla_core1"
