@@ -70,12 +70,10 @@ def _inputs_for_device(config: Config) -> tuple[Any, Path, Path | None]:
     from trtforge.pipeline import run_stages
 
     strongly = config.target.tensorrt == "11.4+"
-    done = run_stages(config, "calib" if config.precision == "int8" else "plan")
-    if config.precision == "int8" and done.plan is None:  # calib does not need the plan; the bundle does
-        done = run_stages(config, "plan")
-        done.calib = run_stages(config, "calib").calib
-    onnx_path = typed_onnx_from(config, done.tagged_path, done.calib) if strongly else done.tagged_path
-    cache = Path(done.calib.cache_path) if config.precision == "int8" and not strongly else None
+    done = run_stages(config, "plan")
+    calib = run_stages(config, "calib").calib if config.precision == "int8" else None  # calib needs no plan
+    onnx_path = typed_onnx_from(config, done.tagged_path, calib) if strongly else done.tagged_path
+    cache = Path(calib.cache_path) if calib is not None and not strongly else None
     return done.plan, onnx_path, cache
 
 

@@ -66,18 +66,6 @@ def torchvision_kwargs(builder: Any) -> dict[str, Any]:
     return kwargs
 
 
-def model_identity(config: Config) -> str:
-    """A hash that changes when the model's code changes (the factory's source file for ``module:factory``)."""
-    if ":" not in config.model:
-        import torchvision
-
-        return f"torchvision {torchvision.__version__} {config.model}"
-    from trtforge.artifacts import sha256_file
-
-    source = inspect.getsourcefile(_factory(config.model)) or config.model
-    return f"{config.model} {sha256_file(source)}"
-
-
 def submodule_tree(model: torch.nn.Module) -> list[dict[str, str]]:
     """Qualified name and type of every submodule, the root as ``''``; a module instance shared at several paths
     is listed at every path (the exporter scopes each call by the path it went through)."""
