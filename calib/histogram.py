@@ -24,6 +24,7 @@ method (max first, then a fixed-range ``AbsHistogram``) gives the same threshold
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +39,7 @@ LEVELS = 128
 START_BIN = 128
 MIN_AMAX = 1e-6  # an all-zero tensor still gets a usable (tiny) scale; a zero scale is invalid in Q/DQ ONNX
 _BLOCK = 128  # candidate thresholds evaluated together (bounds the temporary memory to ~ 128 x 2048 floats)
-CHUNK_VALUES = 1 << 20  # values binned at once by ``GrowingHistogram.add`` (its scratch: 14 MiB per thread)
+CHUNK_VALUES = 1 << 20  # values binned at once by ``GrowingHistogram.add`` (its scratch: 4 MiB per thread)
 _KL_SLACK = 1e-9  # candidates whose estimated KL is this close to the best are re-evaluated exactly
 
 FloatArray = npt.NDArray[np.float64]
@@ -82,11 +83,14 @@ class GrowingHistogram:
     limit: float = 0.0
     low: float = 0.0
     high: float = 0.0
-    counts: npt.NDArray[np.int64] = field(init=False)
+    counts: npt.NDArray[np.int32] | npt.NDArray[np.int64] = field(init=False)
     tail: npt.NDArray[np.float64] = field(init=False)
+    total: int = 0
 
     def __post_init__(self) -> None:
-        self.counts = np.zeros(2 * self.fine + 1, dtype=np.int64)  # the last bin holds x == limit exactly
+        # int32 counts until they could overflow: half the memory of int64 (1 MiB), more of it in the cache while
+        # binning (real resnet18 activations: 3.7 -> 3.1 ns a value); the last bin holds x == limit exactly
+        self.counts = np.zeros(2 * self.fine + 1, dtype=np.int32)
         self.tail = np.zeros(0, dtype=np.float64)
 
     @property
@@ -97,6 +101,9 @@ class GrowingHistogram:
         flat = np.asarray(values).reshape(-1)
         if flat.size == 0:
             return
+        self.total += flat.size
+        if self.total > np.iinfo(self.counts.dtype).max:
+            self.counts = self.counts.astype(np.int64)
         low, high = float(flat.min()), float(flat.max())
         if not (np.isfinite(low) and np.isfinite(high)):
             raise TrtforgeError.of(f"finite activations in {name!r} during calibration", found="NaN or Inf",
@@ -117,20 +124,14 @@ class GrowingHistogram:
         self.tail = kept[(where < first) | (where > last)]  # bins that became crowded need no exact values
 
     def _add_chunk(self, part: np.ndarray) -> npt.NDArray[np.float64]:
-        """Bins one chunk (scratch buffers reused, so no large allocation per tensor) and returns its values that
-        may be in the sparse tails: outside the crowded span after this chunk, a superset of those outside the
-        span at the end of the batch (counts only grow). The caller filters them against the final span."""
-        scaled, index, outside, above = _scratch(part.size)
-        np.multiply(part, np.float32(self.fine / self.limit), out=scaled, dtype=np.float32)  # as ``_index``
-        scaled += np.float32(self.fine)
-        np.copyto(index, scaled, casting="unsafe")  # truncation, as ``astype(np.intp)``
-        binned = np.bincount(index)
-        self.counts[:binned.size] += binned
+        """Bins one chunk in one compiled pass (``bin_and_collect``) and returns its values outside the crowded
+        span as it was before the chunk: a superset of those in the sparse tails at the end (counts only grow, so
+        the span only widens). The caller filters them against the final span."""
         first, last = self._tail_span()
-        np.less(scaled, np.float32(first), out=outside)  # floor(s) < first <=> s < first
-        np.greater_equal(scaled, np.float32(last + 1), out=above)  # floor(s) > last <=> s >= last + 1
-        outside |= above
-        return part[np.flatnonzero(outside)].astype(np.float64)
+        tail = _tail_buffer()
+        found = _binning()(np.ascontiguousarray(part, dtype=np.float32), np.float32(self.fine / self.limit),
+                           np.float32(self.fine), self.counts, first, last, tail)
+        return tail[:found].astype(np.float64)
 
     def _index(self, values: np.ndarray) -> npt.NDArray[np.intp]:
         scaled = np.multiply(values, np.float32(self.fine / self.limit), dtype=np.float32)
@@ -148,12 +149,13 @@ class GrowingHistogram:
         if self.limit == 0.0:
             self.limit = needed
             return
-        factor = 1
-        while self.limit * factor < needed:
-            factor *= 2
-        factor = min(factor, self.fine)
-        self.counts = _merged(self.counts, self.fine, factor)
-        self.limit *= factor
+        while self.limit < needed:  # a jump past ``fine`` times the range merges everything, then again
+            factor = 1
+            while self.limit * factor < needed:
+                factor *= 2
+            factor = min(factor, self.fine)
+            self.counts = _merged(self.counts, self.fine, factor)
+            self.limit *= factor
 
     def to_abs(self, *, relu: bool = False) -> AbsHistogram:
         """The final ``BINS``-bin |x| histogram over exactly [0, max|x|] (of ``relu(x)`` with ``relu``)."""
@@ -188,15 +190,53 @@ class GrowingHistogram:
 
 
 _SCRATCH = threading.local()
+_COMPILE = threading.Lock()
+_COMPILED: list[Callable[..., object]] = []
 
 
-def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """This thread's reused buffers (float32 scaled values, bin indices, two masks), ``size`` long."""
-    buffers = getattr(_SCRATCH, "buffers", None)
-    if buffers is None:
-        buffers = _SCRATCH.buffers = (np.empty(CHUNK_VALUES, np.float32), np.empty(CHUNK_VALUES, np.intp),
-                                      np.empty(CHUNK_VALUES, bool), np.empty(CHUNK_VALUES, bool))
-    return tuple(b[:size] for b in buffers)  # type: ignore[return-value]
+def _tail_buffer() -> npt.NDArray[np.float32]:
+    """This thread's reused buffer for one chunk's tail candidates (``CHUNK_VALUES`` float32)."""
+    buffer = getattr(_SCRATCH, "tail", None)
+    if buffer is None:
+        buffer = _SCRATCH.tail = np.empty(CHUNK_VALUES, np.float32)
+    return buffer  # type: ignore[no-any-return]
+
+
+def bin_and_collect(part: npt.NDArray[np.float32], scale: np.float32, offset: np.float32,
+                    counts: npt.NDArray[np.int32] | npt.NDArray[np.int64], first: int, last: int,
+                    tail: npt.NDArray[np.float32]) -> int:
+    """One pass over ``part``: bin ``floor(x * scale + offset)`` (float32 arithmetic, as ``_index``) into
+    ``counts`` and copy every value whose bin is outside ``[first, last]`` to ``tail``; returns how many were
+    copied. Compiled by numba (``_binning``); as plain Python it is the reference the tests compare with."""
+    found = 0
+    top = counts.size - 1
+    for k in range(part.size):
+        value = part[k]
+        scaled = value * scale
+        scaled = scaled + offset
+        index = min(max(int(scaled), 0), top)  # [0, top] already, up to float32 rounding far below one bin
+        counts[index] += 1
+        if index < first or index > last:
+            tail[found] = value
+            found += 1
+    return found
+
+
+def _binning() -> Callable[..., int]:
+    """``bin_and_collect`` compiled (numba, GIL released; compiled once per process and cached on disk): one
+    read of the values instead of numpy's multiply, add, cast, ``bincount`` and masks, about 2.3x faster per value
+    on real resnet18 activations (``bench/scripts/calib_speed.py``)."""
+    if not _COMPILED:
+        with _COMPILE:
+            if not _COMPILED:
+                import numba
+
+                try:
+                    compiled = numba.njit(nogil=True, cache=True)(bin_and_collect)
+                except RuntimeError:  # numba found no writable cache folder: compiled in memory, per process
+                    compiled = numba.njit(nogil=True)(bin_and_collect)
+                _COMPILED.append(compiled)
+    return _COMPILED[0]  # type: ignore[return-value]
 
 
 def _merged(values: np.ndarray, fine: int, factor: int) -> np.ndarray:

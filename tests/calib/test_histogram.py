@@ -213,3 +213,76 @@ def test_non_finite_activations_are_one_clear_error() -> None:
 
     with pytest.raises(TrtforgeError, match=r"finite activations in 'conv1'.*NaN or Inf"):
         GrowingHistogram().add(np.array([1.0, np.nan]), name="conv1")
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_compiled_binning_equals_its_python_reference_and_numpy(dtype: type) -> None:
+    """The numba loop gives the counts and tail values of the same function run as plain Python, and of numpy's
+    float32 multiply, add, truncate and ``add.at``: bit for bit, spans and scales of every kind."""
+    from trtforge.calib.histogram import _binning, bin_and_collect
+
+    rng = np.random.default_rng(11)
+    fine = 64
+    for trial in range(12):
+        part = (rng.standard_normal(3000) * rng.uniform(1e-3, 1e3)).astype(np.float32)
+        if trial % 3 == 0:
+            part = np.maximum(part, 0)
+        limit = float(np.abs(part).max()) * float(rng.choice([1.0, 2.0, 8.0]))
+        scale, offset = np.float32(fine / limit), np.float32(fine)
+        first, last = (2 * fine + 1, -1) if trial == 0 else sorted(int(v) for v in rng.integers(0, 2 * fine + 1, 2))
+        start = rng.integers(0, 10, 2 * fine + 1).astype(dtype)
+        got, want = start.copy(), start.copy()
+        tail, want_tail = np.empty(part.size, np.float32), np.empty(part.size, np.float32)
+        found = _binning()(part, scale, offset, got, first, last, tail)
+        want_found = bin_and_collect(part, scale, offset, want, first, last, want_tail)
+        assert np.array_equal(got, want) and found == want_found
+        assert np.array_equal(tail[:found], want_tail[:want_found])
+        index = (np.multiply(part, scale, dtype=np.float32) + offset).astype(np.intp)
+        by_numpy = start.copy()
+        np.add.at(by_numpy, index, 1)
+        assert np.array_equal(got, by_numpy)
+        assert np.array_equal(tail[:found], part[(index < first) | (index > last)])
+
+
+def test_counts_become_int64_before_they_could_overflow() -> None:
+    from trtforge.calib.histogram import GrowingHistogram
+
+    hist = GrowingHistogram(fine=16)
+    hist.add(np.array([1.0, -0.5], np.float32))
+    assert hist.counts.dtype == np.int32
+    hist.total = int(np.iinfo(np.int32).max) - 1  # as if 2**31 values had been binned
+    hist.add(np.array([0.25, 0.75], np.float32))
+    assert hist.counts.dtype == np.int64 and hist.counts.sum() == 4
+
+
+def test_a_range_that_jumps_past_fine_times_the_old_one_keeps_every_value() -> None:
+    """A batch whose max|x| is more than ``fine`` times the range so far: merged until it fits (it used to
+    index past the counts)."""
+    from trtforge.calib.histogram import GrowingHistogram
+
+    hist = GrowingHistogram(fine=16)
+    hist.add(np.array([1.0, -1.0], np.float32))
+    hist.add(np.array([1e6, 3.0], np.float32))
+    assert hist.limit >= 1e6 and hist.counts.sum() == 4
+    final = hist.to_abs()
+    assert final.limit == 1e6 and final.counts.sum() == 4 and final.counts[-1] == 1
+
+
+def test_binning_compiles_without_a_writable_cache_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba refuses ``cache=True`` when it finds no folder to write to (a read-only install): the loop is then
+    compiled in memory."""
+    import numba
+    from trtforge.calib import histogram
+
+    real = numba.njit
+
+    def njit(**options: object):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'bin_and_collect': no locator available")
+        return real(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(histogram, "_COMPILED", [])
+    hist = histogram.GrowingHistogram(fine=16)
+    hist.add(np.array([0.5, -1.0, 0.25], np.float32))
+    assert hist.counts.sum() == 3 and histogram._COMPILED
