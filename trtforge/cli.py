@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -103,3 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trtforge: interrupted", file=sys.stderr)
         return 130
+
+
+def run() -> None:
+    """The ``trtforge`` console script and ``python -m trtforge``: ``main``, then exit with its code.
+
+    Once torch is loaded, the interpreter's own teardown (freeing torch's, dynamo's and sympy's objects) takes
+    about 2 s after the work is done (a resnet18 export on 2 cores: 1.9 s, against 0.15 s with ``os._exit``).
+    Every artifact is written and closed by then, so such a process flushes its streams and ends with
+    ``os._exit``; under a profiler or tracer (``sys.getprofile``/``sys.gettrace``) it exits normally, so that
+    their reports get written."""
+    code = main()
+    if "torch" in sys.modules and sys.getprofile() is None and sys.gettrace() is None:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+                pass
+        os._exit(code)
+    sys.exit(code)

@@ -9,6 +9,9 @@ measurement is one child process (wall time from here, peak RSS from the kernel'
 - calibration (ranges) against ONNX Runtime's entropy calibrator on the same tagged model and the same
   ``--compare-images`` images: >= 3x faster and <= 1/10 of its peak RSS
 
+For scale, the floor of the first two: a child that only imports torch and torchvision and exports resnet18 once
+with ``torch.onnx.export(dynamo=True)`` (no trtforge), and the engine run's own time per stage.
+
 ONNX Runtime's entropy calibrator keeps every activation of every image in memory (about 15 GB for 512 resnet18
 images); ``--compare-images`` defaults to 128 so that it fits beside other work on a shared machine; the
 comparison of peak RSS is then conservative (ours is flat in the number of images, ORT's grows with it).
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,10 +59,17 @@ config = load_config(sys.argv[5], [f"output_dir={out!r}", f"calibration.data={da
                                    f"calibration.batches={images}", "calibration.holdout_batches=0"])
 print(len(ranges_from_data(Path(onnx_path), config).amax), "tensors")
 """
+FLOOR_SCRIPT = """
+import torch, torchvision
+model = torchvision.models.resnet18(weights=None).eval()
+torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), dynamo=True, opset_version=18, optimize=True, verbose=False)
+import os; os._exit(0)  # no interpreter teardown, as the trtforge command (trtforge.cli.run)
+"""
+STAGE_DONE = re.compile(r"\[trtforge\] (\w+): (?:done|skipped).*? in ([0-9.]+) s")
 
 
 def run_child(args: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MiB, output tail) of one child process of this script."""
+    """(wall seconds, peak RSS in MiB, output) of one child process of this script."""
     start = time.perf_counter()
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert child.stdout is not None
@@ -68,7 +79,7 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None) -> tuple[fl
     seconds = time.perf_counter() - start
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(args[:6])} failed ({child.returncode}):\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[-1] if output.strip() else ""
+    return seconds, usage.ru_maxrss / 1024, output
 
 
 def trtforge(*args: str) -> list[str]:
@@ -112,15 +123,20 @@ def main() -> int:
 
     scratch, _, _ = run_child(trtforge("plan", "-c", CONFIG, "--out", str(out / "scratch")))
     lines.append(line("export + tag + plan of resnet18 from scratch", f"{scratch:.2f} s", "<= 5 s", scratch <= 5))
+    floor, _, _ = run_child([sys.executable, "-c", FLOOR_SCRIPT])
+    lines.append(f"  floor: import torch + torchvision, one dynamo export of resnet18 (no trtforge): {floor:.2f} s")
     warm, _, _ = run_child(trtforge("plan", "-c", CONFIG, "--out", str(out / "scratch")))
     lines.append(line("warm `trtforge plan` (every stage fresh)", f"{warm:.2f} s", "<= 1.0 s", warm <= 1.0))
     results.update(scratch_plan_s=scratch, warm_plan_s=warm)
 
-    engine, engine_rss, _ = run_child(trtforge("engine", "-c", CONFIG, "--out", str(out / "engine"),
+    engine, engine_rss, engine_log = run_child(trtforge("engine", "-c", CONFIG, "--out", str(out / "engine"),
                                                "--set", f"calibration.batches={args.images}"))
     lines.append(line(f"`trtforge engine -c {CONFIG}`, {args.images} images (scratch)",
                       f"{engine:.1f} s, {engine_rss:.0f} MiB", "<= 30 s", engine <= 30))
-    results.update(engine_s=engine, engine_peak_rss_mib=engine_rss, engine_images=args.images)
+    stages = {name: float(seconds) for name, seconds in STAGE_DONE.findall(engine_log)}
+    lines.append("  stages: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages.items()))
+    results.update(engine_s=engine, engine_peak_rss_mib=engine_rss, engine_images=args.images, engine_stages_s=stages,
+                   export_floor_s=floor)
 
     tagged = out / "scratch" / "tagged.onnx"
     data = images_npy(out / f"images{args.compare_images}.npy", args.compare_images)
