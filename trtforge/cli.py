@@ -7,6 +7,7 @@ Each stage registers its own commands (``<stage>/cli.py``: ``register(subparsers
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -119,9 +120,7 @@ def run() -> None:
     if "torch" in sys.modules and sys.getprofile() is None and sys.gettrace() is None:
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
                 stream.flush()
-            except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
-                pass
         os._exit(code)
     sys.exit(code)
