@@ -154,3 +154,32 @@ def test_fresh_stages_import_no_torch(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout, result.stdout
+
+
+def test_make_engine_logs_one_start_and_one_finish_per_stage(tmp_path: Path) -> None:
+    """`make engine CONFIG=<int8 config>` itself, twice, in the Makefile's environment: each stage of the log is
+    started once and done once, then started once and skipped once (stage runs counted, never seconds)."""
+    import os
+    import shutil
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("needs make")
+    repo = TESTS.parent
+    cal = _config(tmp_path, "int8")["calibration"]
+    toml = tmp_path / "nested_int8.toml"
+    toml.write_text(f'name = "nested_int8"\nmodel = "tiny_models:nested"\noutputs = ["y"]\nprecision = "int8"\n'
+                    f'output_dir = "{tmp_path / "out"}"\n[inputs]\nx = [3, 16, 16]\n[device_types]\nstage1 = "DLA"\n'
+                    f'[calibration]\nbatches = {cal["batches"]}\nholdout_batches = {cal["holdout_batches"]}\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    stamp = ".venv/.trtforge-installed"  # the Makefile's name for it: never re-run `make setup` from a test
+    logs = []
+    for _ in range(2):
+        done = subprocess.run([make, "-s", "-o", stamp, "engine", f"CONFIG={toml}"], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        found = (STAGE_LINE.match(line.removeprefix("[trtforge] ")) for line in done.stderr.splitlines())
+        logs.append(Counter((m.group(1), m.group(2)) for m in found if m))
+    stages = ("export", "tag", "plan", "calib", "build")
+    assert logs[0] == Counter({**{(s, "start"): 1 for s in stages}, **{(s, "done"): 1 for s in stages}})
+    assert logs[1] == Counter({**{(s, "start"): 1 for s in stages}, **{(s, "skipped"): 1 for s in stages}})
