@@ -358,7 +358,7 @@ def ranges_and_statistics(onnx_path: Path, source: DataSource, data_sha256: str,
     """Ranges of every method and the pass's statistics (with the held-out batches' FP32 outputs)."""
     import onnx
 
-    model = onnx.load(str(onnx_path))
+    model = with_inferred_shapes(onnx.load(str(onnx_path)))  # once: the calls below find it typed
     names = tensors_to_calibrate(model)
     stats = statistics_from_source(model, names, source)
     logger.info("calib: %d tensors calibrated in one pass over %d batches of %d (%d samples per run)", len(names),
