@@ -12,6 +12,14 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))  # tiny_models.py is importable as `tiny_models:<factory>` in configs
 
 
+@pytest.fixture()
+def tests_on_path() -> dict[str, str]:
+    """The environment of a child process (``trtforge`` run as a command) that imports ``tiny_models`` too."""
+    import os
+
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+
+
 def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 

@@ -4,18 +4,14 @@ teardown (``os._exit``), so everything must already be written and flushed, and 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import onnx
 
-TESTS = Path(__file__).resolve().parents[1]
 
-
-def _trtforge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+def _trtforge(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trtforge", *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -27,8 +23,9 @@ def _config(tmp_path: Path, model: str) -> Path:
     return path
 
 
-def test_an_export_ends_with_its_artifacts_written_and_its_output_flushed(tmp_path: Path) -> None:
-    done = _trtforge(tmp_path, "export", "-c", str(_config(tmp_path, "nested")))
+def test_an_export_ends_with_its_artifacts_written_and_its_output_flushed(tmp_path: Path,
+                                                                        tests_on_path: dict[str, str]) -> None:
+    done = _trtforge(tmp_path, tests_on_path, "export", "-c", str(_config(tmp_path, "nested")))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("model.onnx")  # the last line printed, flushed before os._exit
     assert "export: done" in done.stderr
@@ -36,7 +33,8 @@ def test_an_export_ends_with_its_artifacts_written_and_its_output_flushed(tmp_pa
     assert json.loads((tmp_path / "out" / "export.json").read_text())["outputs"]["onnx"]
 
 
-def test_an_error_after_torch_is_loaded_keeps_exit_code_2_and_its_message(tmp_path: Path) -> None:
-    done = _trtforge(tmp_path, "export", "-c", str(_config(tmp_path, "broken")))
+def test_an_error_after_torch_is_loaded_keeps_exit_code_2_and_its_message(tmp_path: Path,
+                                                                         tests_on_path: dict[str, str]) -> None:
+    done = _trtforge(tmp_path, tests_on_path, "export", "-c", str(_config(tmp_path, "broken")))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("trtforge: error: ")

@@ -156,10 +156,9 @@ def test_fresh_stages_import_no_torch(tmp_path: Path) -> None:
     assert "HEAVY []" in result.stdout, result.stdout
 
 
-def test_make_engine_logs_one_start_and_one_finish_per_stage(tmp_path: Path) -> None:
+def test_make_engine_logs_one_start_and_one_finish_per_stage(tmp_path: Path, tests_on_path: dict[str, str]) -> None:
     """`make engine CONFIG=<int8 config>` itself, twice, in the Makefile's environment: each stage of the log is
     started once and done once, then started once and skipped once (stage runs counted, never seconds)."""
-    import os
     import shutil
 
     make = shutil.which("make")
@@ -171,11 +170,10 @@ def test_make_engine_logs_one_start_and_one_finish_per_stage(tmp_path: Path) -> 
     toml.write_text(f'name = "nested_int8"\nmodel = "tiny_models:nested"\noutputs = ["y"]\nprecision = "int8"\n'
                     f'output_dir = "{tmp_path / "out"}"\n[inputs]\nx = [3, 16, 16]\n[device_types]\nstage1 = "DLA"\n'
                     f'[calibration]\nbatches = {cal["batches"]}\nholdout_batches = {cal["holdout_batches"]}\n')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     stamp = ".venv/.trtforge-installed"  # the Makefile's name for it: never re-run `make setup` from a test
     logs = []
     for _ in range(2):
-        done = subprocess.run([make, "-s", "-o", stamp, "engine", f"CONFIG={toml}"], cwd=repo, env=env,
+        done = subprocess.run([make, "-s", "-o", stamp, "engine", f"CONFIG={toml}"], cwd=repo, env=tests_on_path,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         found = (STAGE_LINE.match(line.removeprefix("[trtforge] ")) for line in done.stderr.splitlines())
